@@ -1,0 +1,33 @@
+import './session-data.js';
+import { Logger, Module } from '@nestjs/common';
+import { ConfigModule, ConfigService } from '@nestjs/config';
+import { APP_GUARD } from '@nestjs/core';
+import { AuthGuard, SessionModule, type AutoRemoveMode } from 'nestjs-typed-session';
+import { AuthController } from './auth.controller.js';
+import { MeController } from './me.controller.js';
+import { UsersService } from './users.service.js';
+
+const DEV_SECRET = 'example-app-dev-secret-not-for-production';
+
+@Module({
+  imports: [
+    ConfigModule.forRoot({ ignoreEnvFile: true }),
+    SessionModule.forRootAsync({
+      imports: [ConfigModule],
+      inject: [ConfigService],
+      useFactory: (config: ConfigService) => {
+        const secret = config.get<string>('SESSION_SECRET');
+        if (!secret) new Logger('ExampleApp').warn('SESSION_SECRET is not set: using a development secret.');
+        return {
+          secret: secret ? secret.split(',') : DEV_SECRET,
+          uri: config.getOrThrow<string>('MONGODB_URI'),
+          dbName: config.get<string>('SESSION_DB_NAME', 'nestjs-typed-session-example'),
+          autoRemove: config.get<AutoRemoveMode>('SESSION_AUTO_REMOVE', 'native'),
+        };
+      },
+    }),
+  ],
+  controllers: [AuthController, MeController],
+  providers: [UsersService, { provide: APP_GUARD, useClass: AuthGuard }],
+})
+export class AppModule {}

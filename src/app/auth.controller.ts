@@ -1,0 +1,60 @@
+import { BadRequestException, Body, Controller, ForbiddenException, Get, HttpCode, Post, UnauthorizedException, UseInterceptors } from '@nestjs/common';
+import { LogoutInterceptor, PasswordChange, Public, Session, SessionService, type SessionValue } from 'nestjs-typed-session';
+import { UsersService } from './users.service.js';
+
+function requireString(body: unknown, field: string, max = 200): string {
+  const value = (body as Record<string, unknown> | undefined)?.[field];
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
+    throw new BadRequestException(`"${field}" must be a non-empty string of at most ${max} characters`);
+  }
+  return value;
+}
+
+@Controller('auth')
+export class AuthController {
+  constructor(
+    private readonly users: UsersService,
+    private readonly sessions: SessionService,
+  ) {}
+
+  /** Checks the credentials, then logs in: a new session id, the user's data stored. */
+  @Public()
+  @Post('login')
+  @HttpCode(200)
+  async login(@Body() body: unknown) {
+    const user = this.users.verify(requireString(body, 'username'), requireString(body, 'password'));
+    if (!user) throw new UnauthorizedException('Invalid username or password');
+    await this.sessions.login({ userId: user.id, username: user.username, role: user.role });
+    return { userId: user.id, username: user.username };
+  }
+
+  /** Ends the session (document deleted, cookie cleared); harmless without one. */
+  @Public()
+  @Post('logout')
+  @HttpCode(200)
+  @UseInterceptors(LogoutInterceptor)
+  logout() {
+    return { loggedOut: true };
+  }
+
+  /** Changes the password; the other devices are logged out and this session gets a new id. */
+  @Post('password')
+  @HttpCode(200)
+  @PasswordChange()
+  changePassword(@Body() body: unknown, @Session('username') username: SessionValue<'username'>) {
+    const current = requireString(body, 'currentPassword');
+    const next = requireString(body, 'newPassword');
+    if (next.length < 8) throw new BadRequestException('"newPassword" must have at least 8 characters');
+    if (!username || !this.users.changePassword(username, current, next)) {
+      throw new ForbiddenException('The current password is wrong');
+    }
+    return { changed: true };
+  }
+
+  /** The user's live sessions, by public handle. */
+  @Get('sessions')
+  async list(@Session('userId') userId: SessionValue<'userId'>) {
+    const sessions = await this.sessions.listForUser(userId!);
+    return sessions.map(({ handle, current, expiresAt }) => ({ handle, current, expiresAt }));
+  }
+}

@@ -1,0 +1,3 @@
+export * from './password-change.decorator.js';
+export * from './public.decorator.js';
+export * from './session.decorator.js';

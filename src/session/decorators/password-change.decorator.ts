@@ -1,0 +1,15 @@
+import { applyDecorators, UseInterceptors } from '@nestjs/common';
+import {
+  PasswordChangeInterceptor,
+  PasswordChangeMetadata,
+  type PasswordChangeOptions,
+} from '../interceptors/password-change.interceptor.js';
+
+/**
+ * Marks a route that changes the user's credentials: after the handler succeeds, every other session of
+ * the user is destroyed and the current one gets a new id (or is logged out with `logoutCurrent`).
+ * Same as `@UseInterceptors(PasswordChangeInterceptor)`, with options.
+ */
+export function PasswordChange(options: PasswordChangeOptions = {}): MethodDecorator & ClassDecorator {
+  return applyDecorators(PasswordChangeMetadata(options), UseInterceptors(PasswordChangeInterceptor));
+}

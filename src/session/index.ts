@@ -1,0 +1,17 @@
+export * from './decorators/index.js';
+export * from './interceptors/index.js';
+export { SessionDataError, SessionNotAvailableError, SessionOptionsError, SessionStoreError } from './session.errors.js';
+export { AuthGuard } from './session.guard.js';
+export { SessionModule } from './session.module.js';
+export type { SessionModuleExtras } from './session.module-definition.js';
+export type { AutoRemoveMode, SessionCookieOptions, SessionModuleOptions } from './session.options.js';
+export { SessionService, type DestroyAllOptions, type RegenerateOptions } from './session.service.js';
+export type {
+  AppSessionData,
+  ReservedSessionKey,
+  SessionInfo,
+  SessionKey,
+  SessionUserId,
+  SessionValue,
+  UserSession,
+} from './session.types.js';

@@ -1,0 +1,2 @@
+export * from './logout.interceptor.js';
+export * from './password-change.interceptor.js';

@@ -1,0 +1,63 @@
+import { Injectable, Logger, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { concatMap, type Observable } from 'rxjs';
+import { SessionService } from '../session.service.js';
+
+/** Options of `@PasswordChange()`. */
+export interface PasswordChangeOptions {
+  /** Log out the current session as well, instead of keeping it under a new id. Default `false`. */
+  logoutCurrent?: boolean;
+}
+
+/** Metadata read by `PasswordChangeInterceptor`. */
+export const PasswordChangeMetadata = Reflector.createDecorator<PasswordChangeOptions>({
+  key: 'nestjs-typed-session:password-change',
+});
+
+/**
+ * After the handler succeeds, ends every other session of the current user and gives the current session a
+ * new id: the user stays logged in here and is logged out everywhere else. With
+ * `@PasswordChange({ logoutCurrent: true })` the current session is ended too. When the handler throws,
+ * nothing changes.
+ */
+@Injectable()
+export class PasswordChangeInterceptor implements NestInterceptor {
+  private readonly logger = new Logger('SessionModule');
+
+  constructor(
+    protected readonly sessions: SessionService,
+    protected readonly reflector: Reflector,
+  ) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const options = this.options(context);
+    return next.handle().pipe(
+      concatMap(async (result: unknown) => {
+        await this.invalidate(options);
+        return result;
+      }),
+    );
+  }
+
+  /** Options for this route: `@PasswordChange()` metadata on the handler, else on the class. */
+  protected options(context: ExecutionContext): PasswordChangeOptions {
+    return (
+      this.reflector.getAllAndOverride(PasswordChangeMetadata, [context.getHandler(), context.getClass()]) ?? {}
+    );
+  }
+
+  /** Ends the user's other sessions and rotates (or ends) the current one. */
+  protected async invalidate(options: PasswordChangeOptions): Promise<void> {
+    const userId = this.sessions.userId();
+    if (userId === undefined) {
+      this.logger.warn('PasswordChangeInterceptor ran on a request without a logged-in user; put AuthGuard on the route.');
+      return;
+    }
+    if (options.logoutCurrent) {
+      await this.sessions.destroyAllForUser(userId);
+      return;
+    }
+    await this.sessions.regenerate({ keep: true });
+    await this.sessions.destroyAllForUser(userId, { exceptCurrent: true });
+  }
+}

@@ -1,0 +1,14 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Request, Response } from 'express';
+
+/** Token of the resolved options (defaults applied, validated). */
+export const SESSION_SETTINGS = Symbol('nestjs-typed-session:settings');
+
+/** The request and response of the HTTP call being handled; set by the session middleware. */
+export interface SessionContext {
+  req: Request;
+  res: Response;
+}
+
+/** Lets the singleton `SessionService` find the current request without being request-scoped. */
+export const sessionContext = new AsyncLocalStorage<SessionContext>();

@@ -1,0 +1,196 @@
+import type { MongoClient } from 'mongodb';
+import type { AppSessionData, SessionKey } from './session.types.js';
+import { SessionOptionsError } from './session.errors.js';
+
+/** How expired session documents are deleted from MongoDB. Expired sessions are never served, whichever. */
+export type AutoRemoveMode = 'native' | 'interval' | 'disabled';
+
+/** Cookie attributes of the session cookie. */
+export interface SessionCookieOptions {
+  /** Cookie path. Default `'/'`. */
+  path?: string;
+  /** Cookie domain. Default: none (host-only cookie). */
+  domain?: string;
+  /** Hide the cookie from scripts. Default `true`. */
+  httpOnly?: boolean;
+  /** SameSite attribute. Default `'lax'`; `'none'` requires `secure: true`. */
+  sameSite?: 'lax' | 'strict' | 'none' | boolean;
+  /**
+   * Secure attribute. Default `'auto'`: set on HTTPS requests, including behind a proxy when Express
+   * `trust proxy` is configured.
+   */
+  secure?: boolean | 'auto';
+}
+
+/** Options of `SessionModule.forRoot` / `forRootAsync`. */
+export interface SessionModuleOptions {
+  /**
+   * Secret that signs the session cookie. Required. Give an array to rotate: the first signs, all verify.
+   */
+  secret: string | string[];
+  /** MongoDB connection string. Give either `uri` or `client`. */
+  uri?: string;
+  /** A `MongoClient` the application owns (connected or not); the module never closes it. */
+  client?: MongoClient;
+  /** Database name. Default: the database named in `uri`, else the driver's default. */
+  dbName?: string;
+  /** Collection that holds the sessions. Default `'sessions'`. */
+  collectionName?: string;
+  /** Session lifetime in seconds, for the stored document and the cookie's Max-Age. Default `86400` (1 day). */
+  ttl?: number;
+  /** Name of the session cookie. Default `'sid'`. */
+  name?: string;
+  /** Cookie attributes; safe defaults (see `SessionCookieOptions`). */
+  cookie?: SessionCookieOptions;
+  /** Re-send the cookie, and extend its expiry, on every response. Default `false`. */
+  rolling?: boolean;
+  /**
+   * Touch throttling, in seconds: an unchanged session is written back (to extend its expiry) at most
+   * once per this period. `0` writes on every request. Default `60`.
+   */
+  touchAfter?: number;
+  /**
+   * How expired documents are removed. `'native'` (default) uses a MongoDB TTL index; `'interval'` deletes
+   * them on a timer (for servers without TTL indexes, such as FerretDB 1.x); `'disabled'` leaves it to you.
+   */
+  autoRemove?: AutoRemoveMode;
+  /** Minutes between two cleanups with `autoRemove: 'interval'`. Default `10`. */
+  autoRemoveInterval?: number;
+  /** Session field holding the user id: it marks a session as logged in and is indexed. Default `'userId'`. */
+  userIdField?: SessionKey;
+  /** Decides whether a session is authenticated. Default: the `userIdField` is set. */
+  isAuthenticated?: (session: Readonly<Partial<AppSessionData>>) => boolean;
+  /**
+   * How long a request may wait for MongoDB, in milliseconds, before it is answered 503. Used as the
+   * driver's server selection timeout for the client the module creates from `uri`. Default `5000`.
+   */
+  storeTimeoutMs?: number;
+}
+
+/** The options with every default applied: what the rest of the library reads. */
+export interface ResolvedSessionOptions {
+  secret: string[];
+  uri?: string;
+  client?: MongoClient;
+  dbName?: string;
+  collectionName: string;
+  ttl: number;
+  name: string;
+  cookie: Required<Pick<SessionCookieOptions, 'path' | 'httpOnly' | 'sameSite' | 'secure'>> &
+    Pick<SessionCookieOptions, 'domain'>;
+  rolling: boolean;
+  touchAfter: number;
+  autoRemove: AutoRemoveMode;
+  autoRemoveInterval: number;
+  userIdField: string;
+  isAuthenticated: (session: Readonly<Partial<AppSessionData>>) => boolean;
+  storeTimeoutMs: number;
+}
+
+const AUTO_REMOVE_MODES: readonly AutoRemoveMode[] = ['native', 'interval', 'disabled'];
+const SAME_SITE_VALUES: readonly unknown[] = ['lax', 'strict', 'none', true, false];
+
+function fail(option: string, problem: string, fix: string): never {
+  throw new SessionOptionsError(option, `${problem}. ${fix}`);
+}
+
+function positiveNumber(option: string, value: unknown, fallback: number, unit: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    fail(option, `must be a positive number of ${unit}, got ${JSON.stringify(value)}`, `Default: ${fallback}.`);
+  }
+  return value;
+}
+
+/**
+ * Validates the module options and applies the defaults, once, at start-up.
+ *
+ * @throws SessionOptionsError naming the first wrong or missing option.
+ */
+export function resolveSessionOptions(options: SessionModuleOptions | undefined): ResolvedSessionOptions {
+  if (!options || typeof options !== 'object') {
+    fail('options', 'SessionModule needs an options object', 'Pass at least { secret, uri }.');
+  }
+
+  const secrets = typeof options.secret === 'string' ? [options.secret] : options.secret;
+  if (!Array.isArray(secrets) || secrets.length === 0 || secrets.some((s) => typeof s !== 'string' || s === '')) {
+    fail('secret', 'is required: a non-empty string, or a non-empty array of them', 'Read it from the environment, e.g. secret: process.env.SESSION_SECRET.');
+  }
+
+  if (options.uri === undefined && options.client === undefined) {
+    fail('uri', 'is required unless `client` is given', "Pass uri: 'mongodb://…' or client: an existing MongoClient.");
+  }
+  if (options.uri !== undefined && options.client !== undefined) {
+    fail('uri', 'and `client` are both given', 'Pass one of them.');
+  }
+  if (options.uri !== undefined && (typeof options.uri !== 'string' || !/^mongodb(\+srv)?:\/\//.test(options.uri))) {
+    fail('uri', `must be a MongoDB connection string, got ${JSON.stringify(options.uri)}`, "It starts with 'mongodb://' or 'mongodb+srv://'.");
+  }
+  if (options.client !== undefined && (typeof options.client !== 'object' || typeof options.client?.db !== 'function')) {
+    fail('client', 'must be a MongoClient from the mongodb driver', 'Pass new MongoClient(uri), or use `uri`.');
+  }
+
+  for (const key of ['dbName', 'collectionName', 'name'] as const) {
+    const value = options[key];
+    if (value !== undefined && (typeof value !== 'string' || value === '' || /[\s$]/.test(value))) {
+      fail(key, `must be a non-empty name without spaces or '$', got ${JSON.stringify(value)}`, 'Leave it out for the default.');
+    }
+  }
+
+  const userIdField: string = options.userIdField ?? 'userId';
+  if (typeof userIdField !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(userIdField) || userIdField === 'cookie' || userIdField === 'lastModified') {
+    fail('userIdField', `must be a plain top-level session key, got ${JSON.stringify(userIdField)}`, "Default: 'userId'.");
+  }
+
+  const autoRemove = options.autoRemove ?? 'native';
+  if (!AUTO_REMOVE_MODES.includes(autoRemove)) {
+    fail('autoRemove', `must be one of ${AUTO_REMOVE_MODES.join(', ')}, got ${JSON.stringify(autoRemove)}`, "Use 'interval' on servers without TTL indexes (FerretDB 1.x).");
+  }
+
+  const cookie = options.cookie ?? {};
+  const sameSite = cookie.sameSite ?? 'lax';
+  if (!SAME_SITE_VALUES.includes(sameSite)) {
+    fail('cookie.sameSite', `must be 'lax', 'strict', 'none' or a boolean, got ${JSON.stringify(sameSite)}`, "Default: 'lax'.");
+  }
+  const secure = cookie.secure ?? 'auto';
+  if (secure !== 'auto' && typeof secure !== 'boolean') {
+    fail('cookie.secure', `must be true, false or 'auto', got ${JSON.stringify(secure)}`, "Default: 'auto'.");
+  }
+  if (sameSite === 'none' && secure !== true) {
+    fail('cookie.sameSite', "is 'none' but cookie.secure is not true; browsers reject such cookies", "Set cookie.secure: true, or keep sameSite: 'lax'.");
+  }
+  const path = cookie.path ?? '/';
+  if (typeof path !== 'string' || !path.startsWith('/')) {
+    fail('cookie.path', `must start with '/', got ${JSON.stringify(path)}`, "Default: '/'.");
+  }
+
+  if (options.isAuthenticated !== undefined && typeof options.isAuthenticated !== 'function') {
+    fail('isAuthenticated', 'must be a function (session) => boolean', 'Leave it out to test the userIdField.');
+  }
+  if (options.touchAfter !== undefined && (typeof options.touchAfter !== 'number' || !(options.touchAfter >= 0))) {
+    fail('touchAfter', `must be a number of seconds >= 0, got ${JSON.stringify(options.touchAfter)}`, 'Default: 60.');
+  }
+
+  return {
+    secret: secrets,
+    uri: options.uri,
+    client: options.client,
+    dbName: options.dbName,
+    collectionName: options.collectionName ?? 'sessions',
+    ttl: positiveNumber('ttl', options.ttl, 86_400, 'seconds'),
+    name: options.name ?? 'sid',
+    cookie: { path, domain: cookie.domain, httpOnly: cookie.httpOnly ?? true, sameSite, secure },
+    rolling: options.rolling ?? false,
+    touchAfter: options.touchAfter ?? 60,
+    autoRemove,
+    autoRemoveInterval: positiveNumber('autoRemoveInterval', options.autoRemoveInterval, 10, 'minutes'),
+    userIdField,
+    isAuthenticated:
+      options.isAuthenticated ??
+      ((session) => {
+        const id = (session as Record<string, unknown>)[userIdField];
+        return id !== undefined && id !== null && id !== '';
+      }),
+    storeTimeoutMs: positiveNumber('storeTimeoutMs', options.storeTimeoutMs, 5_000, 'milliseconds'),
+  };
+}

@@ -1,0 +1,237 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Session as ExpressSession } from 'express-session';
+import { SessionDataError, SessionNotAvailableError, SessionStoreError } from './session.errors.js';
+import { SESSION_SETTINGS, sessionContext, type SessionContext } from './session.internal-constants.js';
+import type { ResolvedSessionOptions } from './session.options.js';
+import { SessionStore, sessionHandle, type SessionDocument } from './session.store.js';
+import type { AppSessionData, SessionInfo, SessionKey, SessionUserId, UserSession } from './session.types.js';
+
+const RESERVED_KEYS = new Set(['cookie', 'lastModified', '__proto__', 'constructor', 'prototype']);
+
+/** Options of `SessionService.regenerate`. */
+export interface RegenerateOptions<S extends object = AppSessionData> {
+  /** Data to carry over to the new id: a list of keys, or `true` for all of it. Default: nothing. */
+  keep?: readonly SessionKey<S>[] | true;
+}
+
+/** Options of `SessionService.destroyAllForUser`. */
+export interface DestroyAllOptions {
+  /** Leave the session of the current request alive. Default `false`. */
+  exceptCurrent?: boolean;
+}
+
+/**
+ * Typed access to the current request's session, and to every session of a user.
+ *
+ * A singleton: it finds the request being handled through the session middleware's async context, so it
+ * can be injected anywhere. Reads return `undefined` when the request has no session; writes throw
+ * `SessionNotAvailableError` outside a request. Store failures reject with `SessionStoreError` (HTTP 503).
+ *
+ * @example
+ * constructor(private readonly sessions: SessionService) {}
+ *
+ * async login(user: User) {
+ *   await this.sessions.login({ userId: user.id, role: user.role });
+ * }
+ */
+@Injectable()
+export class SessionService<S extends object = AppSessionData> {
+  constructor(
+    @Inject(SESSION_SETTINGS) private readonly settings: ResolvedSessionOptions,
+    private readonly store: SessionStore,
+  ) {}
+
+  /** The current session, typed; `undefined` when the request has none (or after `destroy()`). */
+  get session(): UserSession<S> | undefined {
+    return this.context('session').req.session as UserSession<S> | undefined;
+  }
+
+  /** The current session id; `undefined` when the request has no session. */
+  get id(): string | undefined {
+    return this.session?.id;
+  }
+
+  /** The value under `key`, or `undefined` when it is not set. */
+  get<K extends SessionKey<S>>(key: K): S[K] | undefined {
+    return this.session?.[key] as S[K] | undefined;
+  }
+
+  /** A copy of the session's data, without express-session's own fields. */
+  data(): Partial<S> | undefined {
+    const session = this.session;
+    return session && (sessionData(session) as Partial<S>);
+  }
+
+  /**
+   * Stores `value` under `key`; written to MongoDB when the response ends (or by `save()`).
+   *
+   * @throws SessionDataError for a reserved or unsafe key (`cookie`, `__proto__`, `$…`, `a.b`).
+   */
+  set<K extends SessionKey<S>>(key: K, value: S[K]): void {
+    assertWritableKey(key);
+    fields(this.require('set'))[key] = value;
+  }
+
+  /** Removes `key` from the session. */
+  unset<K extends SessionKey<S>>(key: K): void {
+    assertWritableKey(key);
+    delete fields(this.require('unset'))[key];
+  }
+
+  /** Stores every field of `values`; fields it does not name are left as they are. */
+  patch(values: Partial<S>): void {
+    const session = fields(this.require('patch'));
+    const entries = Object.entries(values);
+    entries.forEach(([key]) => assertWritableKey(key));
+    for (const [key, value] of entries) session[key] = value;
+  }
+
+  /** `true` when the current session is authenticated (see the `isAuthenticated` option). */
+  isAuthenticated(): boolean {
+    const session = this.session;
+    return session !== undefined && this.settings.isAuthenticated(session as Partial<AppSessionData>);
+  }
+
+  /** The user id of the current session, or `undefined` when nobody is logged in. */
+  userId(): SessionUserId<S> | undefined {
+    const session = this.session;
+    const value = session && fields(session)[this.settings.userIdField];
+    return (value ?? undefined) as SessionUserId<S> | undefined;
+  }
+
+  /** Writes the session to MongoDB now. */
+  async save(): Promise<void> {
+    const session = this.require('save');
+    await callStore('save the session', (done) => session.save(done));
+  }
+
+  /**
+   * Gives the session a new id: the old document is deleted and the data is dropped, except what `keep`
+   * names. When data is kept, the new document is written before the promise resolves.
+   */
+  async regenerate(options: RegenerateOptions<S> = {}): Promise<void> {
+    const { req } = this.context('regenerate');
+    const old = this.require('regenerate');
+    const data = sessionData(old);
+    const keep = options.keep === true ? Object.keys(data) : (options.keep ?? []);
+    await callStore('regenerate the session', (done) => old.regenerate(done));
+    const kept = Object.fromEntries(keep.filter((key) => key in data).map((key) => [key, data[key]]));
+    if (Object.keys(kept).length === 0) return;
+    Object.assign(req.session, kept);
+    await this.save();
+  }
+
+  /**
+   * Logs a user in: regenerates the session id first (no session fixation), then stores `data`. The new
+   * document is in MongoDB when the promise resolves.
+   *
+   * @throws SessionDataError when `data` lacks the user id (the `userIdField` option).
+   */
+  async login(data: S): Promise<void> {
+    const userId = (data as Record<string, unknown>)[this.settings.userIdField];
+    if (userId === undefined || userId === null || userId === '') {
+      throw new SessionDataError(`login() needs data.${this.settings.userIdField}, the user id (option userIdField).`);
+    }
+    Object.keys(data).forEach(assertWritableKey);
+    await this.regenerate();
+    this.patch(data);
+    await this.save();
+  }
+
+  /**
+   * Ends the current session. When the promise resolves the document is gone from MongoDB, the cookie is
+   * cleared on the response (same name, path and domain) and `req.session` is gone. Harmless when called
+   * twice or on a request without a session.
+   *
+   * @throws SessionStoreError when MongoDB could not delete the document.
+   */
+  async destroy(): Promise<void> {
+    const { req, res } = this.context('destroy');
+    const session = req.session as ExpressSession | undefined;
+    if (session) await callStore('delete the session', (done) => session.destroy(done));
+    if (!res.headersSent) {
+      const { path, domain, httpOnly, sameSite, secure } = this.settings.cookie;
+      res.clearCookie(this.settings.name, { path, domain, httpOnly, sameSite, secure: secure === 'auto' ? req.secure : secure });
+    }
+  }
+
+  /**
+   * Lists a user's live sessions (through the user-id index), newest expiry first. Each carries a public
+   * handle, never its id.
+   */
+  async listForUser(userId: SessionUserId<S>): Promise<SessionInfo<S>[]> {
+    const currentId = sessionContext.getStore()?.req.session?.id;
+    const documents = await callStoreAsync('list the sessions', () => this.store.findByUser(userId));
+    return documents.map((document: SessionDocument) => ({
+      handle: sessionHandle(document._id),
+      current: document._id === currentId,
+      expiresAt: document.expires,
+      data: sessionData(document.session) as Partial<S>,
+    }));
+  }
+
+  /**
+   * Ends every session of a user, everywhere. The current request's session is ended too (cookie cleared,
+   * as by `destroy()`) when it is the user's, unless `exceptCurrent` is set. Resolves to the number ended.
+   */
+  async destroyAllForUser(userId: SessionUserId<S>, options: DestroyAllOptions = {}): Promise<number> {
+    const current = sessionContext.getStore()?.req.session;
+    let ended = 0;
+    if (current && !options.exceptCurrent && fields(current)[this.settings.userIdField] === userId) {
+      await this.destroy();
+      ended = 1;
+    }
+    const keepId = options.exceptCurrent ? current?.id : undefined;
+    return ended + (await callStoreAsync('delete the sessions', () => this.store.deleteByUser(userId, keepId)));
+  }
+
+  private context(method: string): SessionContext {
+    const context = sessionContext.getStore();
+    if (!context) throw new SessionNotAvailableError(method);
+    return context;
+  }
+
+  private require(method: string): ExpressSession {
+    const session = this.context(method).req.session as ExpressSession | undefined;
+    if (!session) throw new SessionNotAvailableError(method);
+    return session;
+  }
+}
+
+/** A session's fields, for reading and writing by key. */
+function fields(session: object): Record<string, unknown> {
+  return session as Record<string, unknown>;
+}
+
+/** The data of a session or stored document, without express-session's and the store's own fields. */
+function sessionData(session: object): Record<string, unknown> {
+  const data: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(session)) {
+    if (!RESERVED_KEYS.has(key)) data[key] = value;
+  }
+  return data;
+}
+
+function assertWritableKey(key: string): void {
+  if (typeof key !== 'string' || key === '' || RESERVED_KEYS.has(key) || key.startsWith('$') || key.includes('.')) {
+    throw new SessionDataError(
+      `Session key ${JSON.stringify(key)} cannot be stored: keys must be non-empty, must not start with '$' or ` +
+        `contain '.', and ${[...RESERVED_KEYS].join(', ')} are reserved.`,
+    );
+  }
+}
+
+/** Runs an express-session callback API and turns a store failure into `SessionStoreError`. */
+function callStore(action: string, run: (done: (error?: unknown) => void) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    run((error) => (error ? reject(new SessionStoreError(action, error)) : resolve()));
+  });
+}
+
+async function callStoreAsync<T>(action: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    throw new SessionStoreError(action, error);
+  }
+}
