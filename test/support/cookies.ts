@@ -1,0 +1,33 @@
+import type { Response } from 'supertest';
+
+/** The `Set-Cookie` header lines of a response. */
+export function setCookies(response: Response): string[] {
+  const header = response.headers['set-cookie'] as unknown;
+  if (header === undefined) return [];
+  return Array.isArray(header) ? (header as string[]) : [String(header)];
+}
+
+/** The `Set-Cookie` line for the cookie `name`, or `undefined`. */
+export function setCookieFor(response: Response, name = 'sid'): string | undefined {
+  return setCookies(response).find((line) => line.startsWith(`${name}=`));
+}
+
+/** The `name=value` pair to send back, from the response that set it. Throws when none was set. */
+export function cookieFrom(response: Response, name = 'sid'): string {
+  const line = setCookieFor(response, name);
+  if (!line) throw new Error(`the response set no "${name}" cookie (status ${response.status})`);
+  return line.split(';')[0]!;
+}
+
+/** The session id inside a signed cookie pair (`sid=s%3A<id>.<signature>`). */
+export function sessionIdOf(cookie: string): string {
+  const value = decodeURIComponent(cookie.slice(cookie.indexOf('=') + 1));
+  if (!value.startsWith('s:')) throw new Error(`not a signed session cookie: ${cookie}`);
+  return value.slice(2, value.lastIndexOf('.'));
+}
+
+/** The cookie pair with its signature broken (same id, last signature character changed). */
+export function tamper(cookie: string): string {
+  const last = cookie.at(-1) === 'A' ? 'B' : 'A';
+  return cookie.slice(0, -1) + last;
+}
