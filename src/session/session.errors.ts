@@ -1,4 +1,4 @@
-import { ServiceUnavailableException } from '@nestjs/common';
+import { BadRequestException, ServiceUnavailableException } from '@nestjs/common';
 
 /** A `SessionModule` option is missing or wrong. Thrown at start-up; the message names the option. */
 export class SessionOptionsError extends Error {
@@ -39,7 +39,13 @@ export class SessionStoreError extends ServiceUnavailableException {
   }
 }
 
-/** Data given to `SessionService` cannot be stored: a reserved or unsafe key, or a login without user id. */
-export class SessionDataError extends Error {
-  override readonly name = 'SessionDataError';
+/**
+ * Data given to `SessionService` cannot be stored: a reserved or unsafe key, or a login without user id.
+ * Answers HTTP 400 when it reaches Nest's exception filter; nothing is written.
+ */
+export class SessionDataError extends BadRequestException {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SessionDataError';
+  }
 }

@@ -1,0 +1,123 @@
+// Compile-time tests, checked by `tsc -p test/types` in `npm test`: every `@ts-expect-error` line must be an
+// error, every other line must compile. The session shape is declared once, as an application would.
+import { Controller, Get } from '@nestjs/common';
+import {
+  Session,
+  SessionModule,
+  SessionService,
+  type SessionInfo,
+  type SessionValue,
+  type UserSession,
+} from '../../src/session/index.js';
+
+declare module 'express-session' {
+  interface SessionData {
+    userId: string;
+    role: 'admin' | 'member';
+    cart?: string[];
+  }
+}
+
+declare const sessions: SessionService;
+
+// get: typed by key
+const role: 'admin' | 'member' | undefined = sessions.get('role');
+const cart: string[] | undefined = sessions.get('cart');
+// @ts-expect-error unknown key
+sessions.get('rol');
+// @ts-expect-error the value may be undefined
+const mustBeThere: 'admin' | 'member' = sessions.get('role');
+// @ts-expect-error wrong value type
+const roleAsNumber: number | undefined = sessions.get('role');
+
+// set / unset / patch
+sessions.set('role', 'admin');
+sessions.set('cart', ['sku-1']);
+// @ts-expect-error value outside the declared union
+sessions.set('role', 'root');
+// @ts-expect-error wrong value type
+sessions.set('userId', 42);
+// @ts-expect-error unknown key
+sessions.set('isAdmin', true);
+// @ts-expect-error express-session's own field is not application data
+sessions.set('cookie', {});
+sessions.unset('cart');
+// @ts-expect-error unknown key
+sessions.unset('nope');
+sessions.patch({ role: 'member', cart: [] });
+// @ts-expect-error wrong value type in a patch
+sessions.patch({ cart: 'sku-1' });
+// @ts-expect-error unknown key in a patch
+sessions.patch({ admin: true });
+
+// login needs every required field
+void sessions.login({ userId: 'u1', role: 'member' });
+// @ts-expect-error role is required by the declared shape
+void sessions.login({ userId: 'u1' });
+// @ts-expect-error wrong user id type
+void sessions.login({ userId: 1, role: 'member' });
+
+// regenerate keeps declared keys only
+void sessions.regenerate({ keep: ['cart'] });
+void sessions.regenerate({ keep: true });
+// @ts-expect-error unknown key to keep
+void sessions.regenerate({ keep: ['basket'] });
+
+// per-user operations take the declared user id type
+const listed: Promise<SessionInfo[]> = sessions.listForUser('u1');
+void sessions.destroyAllForUser('u1', { exceptCurrent: true });
+// @ts-expect-error the declared user id is a string
+void sessions.listForUser(1);
+const userId: string | undefined = sessions.userId();
+
+// the live session and the decorator
+declare const live: UserSession;
+const liveRole: 'admin' | 'member' | undefined = live.role;
+// @ts-expect-error wrong type on the live session
+const liveCart: number | undefined = live.cart;
+const value: SessionValue<'cart'> = undefined;
+// @ts-expect-error SessionValue of an unknown key
+type Missing = SessionValue<'missing'>;
+
+@Controller()
+export class TypedController {
+  @Get('a')
+  a(@Session('role') r: SessionValue<'role'>, @Session() s: UserSession) {
+    return [r, s.userId];
+  }
+
+  @Get('b')
+  // @ts-expect-error @Session() takes only declared keys
+  b(@Session('rol') r: unknown) {
+    return r;
+  }
+}
+
+// options: userIdField is a declared key, secret is required
+SessionModule.forRoot({ secret: 's', uri: 'mongodb://localhost', userIdField: 'userId' });
+// @ts-expect-error userIdField must be a declared key
+SessionModule.forRoot({ secret: 's', uri: 'mongodb://localhost', userIdField: 'accountId' });
+// @ts-expect-error secret is required
+SessionModule.forRoot({ uri: 'mongodb://localhost' });
+SessionModule.forRoot({
+  secret: ['new', 'old'],
+  uri: 'mongodb://localhost',
+  isAuthenticated: (session) => session.role === 'admin',
+});
+SessionModule.forRoot({
+  secret: 's',
+  uri: 'mongodb://localhost',
+  // @ts-expect-error the predicate sees the declared shape
+  isAuthenticated: (session) => session.rol === 'admin',
+});
+// @ts-expect-error unknown cleanup mode
+SessionModule.forRoot({ secret: 's', uri: 'mongodb://localhost', autoRemove: 'ttl' });
+
+// a generic service for a shape other than the declared one
+declare const custom: SessionService<{ tenant: string; userId: number }>;
+const tenant: string | undefined = custom.get('tenant');
+void custom.listForUser(7);
+// @ts-expect-error not in the custom shape
+custom.get('role');
+
+export { role, cart, mustBeThere, roleAsNumber, listed, userId, liveRole, liveCart, value, tenant };
