@@ -1,0 +1,68 @@
+import { describe, expect, it } from '@jest/globals';
+import { SessionOptionsError } from './session.errors.js';
+import { resolveSessionOptions, type SessionModuleOptions } from './session.options.js';
+
+const valid: SessionModuleOptions = { secret: 'a-test-secret', uri: 'mongodb://127.0.0.1:27017' };
+
+describe('resolveSessionOptions', () => {
+  it('applies safe defaults', () => {
+    const resolved = resolveSessionOptions(valid);
+    expect(resolved).toMatchObject({
+      secret: ['a-test-secret'],
+      collectionName: 'sessions',
+      ttl: 86_400,
+      name: 'sid',
+      cookie: { path: '/', httpOnly: true, sameSite: 'lax', secure: 'auto' },
+      rolling: false,
+      touchAfter: 60,
+      autoRemove: 'native',
+      autoRemoveInterval: 10,
+      userIdField: 'userId',
+      storeTimeoutMs: 5_000,
+    });
+    expect(resolved.isAuthenticated({ userId: 'u1' } as never)).toBe(true);
+    expect(resolved.isAuthenticated({})).toBe(false);
+    expect(resolved.isAuthenticated({ userId: '' } as never)).toBe(false);
+  });
+
+  it('keeps a secret array in order, for rotation', () => {
+    expect(resolveSessionOptions({ ...valid, secret: ['new', 'old'] }).secret).toEqual(['new', 'old']);
+  });
+
+  const invalid: [string, Record<string, unknown>][] = [
+    ['secret', { secret: undefined }],
+    ['secret', { secret: '' }],
+    ['secret', { secret: [] }],
+    ['secret', { secret: ['ok', 42] }],
+    ['uri', { uri: undefined }],
+    ['uri', { uri: 'http://example.test' }],
+    ['uri', { client: {} as never }],
+    ['client', { uri: undefined, client: { not: 'a client' } }],
+    ['dbName', { dbName: 'has space' }],
+    ['collectionName', { collectionName: '' }],
+    ['name', { name: '$sid' }],
+    ['ttl', { ttl: 0 }],
+    ['ttl', { ttl: '3600' }],
+    ['autoRemove', { autoRemove: 'ttl' }],
+    ['autoRemoveInterval', { autoRemoveInterval: -1 }],
+    ['userIdField', { userIdField: 'user.id' }],
+    ['userIdField', { userIdField: 'cookie' }],
+    ['cookie.sameSite', { cookie: { sameSite: 'none' } }],
+    ['cookie.sameSite', { cookie: { sameSite: 'sometimes' } }],
+    ['cookie.secure', { cookie: { secure: 'yes' } }],
+    ['cookie.path', { cookie: { path: 'relative' } }],
+    ['isAuthenticated', { isAuthenticated: true }],
+    ['touchAfter', { touchAfter: -5 }],
+    ['storeTimeoutMs', { storeTimeoutMs: Number.NaN }],
+  ];
+
+  it.each(invalid)('names the option "%s" when it is wrong: %j', (option, overrides) => {
+    const attempt = () => resolveSessionOptions({ ...valid, ...overrides } as SessionModuleOptions);
+    expect(attempt).toThrow(SessionOptionsError);
+    expect(attempt).toThrow(`SessionModule option "${option}"`);
+  });
+
+  it('refuses a missing options object', () => {
+    expect(() => resolveSessionOptions(undefined)).toThrow('SessionModule option "options"');
+  });
+});
