@@ -16,5 +16,6 @@ export interface FerretDBServer {
 export declare const FERRETDB_MODULE: string;
 export declare const FERRETDB_VERSION: string;
 export declare function startMongo(): Promise<MongoServer>;
-export declare function startFerretDB(): Promise<FerretDBServer>;
+export declare function startFerretDB(options?: { port?: number; dataDir?: string }): Promise<FerretDBServer>;
+export declare function freePort(): Promise<number>;
 export declare function buildFerretDB(): string;

@@ -81,11 +81,14 @@ async function startMemoryServer() {
   }
 }
 
-/** Builds FerretDB once (reused from the cache directory), then starts it. */
-export async function startFerretDB() {
+/**
+ * Builds FerretDB once (reused from the cache directory), then starts it. With `port` and `dataDir` a test
+ * can stop a server and start it again where it was, data included; a given `dataDir` is not deleted.
+ */
+export async function startFerretDB({ port: wantedPort, dataDir: givenDir } = {}) {
   const binary = buildFerretDB();
-  const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'ferretdb-'));
+  const port = wantedPort ?? (await freePort());
+  const dataDir = givenDir ?? mkdtempSync(join(tmpdir(), 'ferretdb-'));
   const child = spawn(
     binary,
     [
@@ -113,7 +116,7 @@ export async function startFerretDB() {
       await exited;
       clearTimeout(timer);
     }
-    rmSync(dataDir, { recursive: true, force: true });
+    if (!givenDir) rmSync(dataDir, { recursive: true, force: true });
   };
 
   const uri = `mongodb://127.0.0.1:${port}/`;
@@ -196,7 +199,8 @@ function makeWritable(path) {
   if (statSync(path).isDirectory()) for (const entry of readdirSync(path)) makeWritable(join(path, entry));
 }
 
-function freePort() {
+/** A TCP port nothing listens on right now, on 127.0.0.1. */
+export function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

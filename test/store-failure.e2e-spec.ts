@@ -34,7 +34,7 @@ it('destroy() rejects with a clear 503 when MongoDB cannot delete, and does not 
 
   const gate = (gates.current = new Gate());
   const pending = request(app.getHttpServer()).post('/s/held-logout').set('Cookie', cookieFrom(login)).then((r) => r);
-  await gate.reached;
+  await gate.reached();
   await server.stop();
   gate.open();
   const response = await pending;

@@ -1,4 +1,4 @@
-import { BadRequestException, ServiceUnavailableException } from '@nestjs/common';
+import { BadRequestException, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
 
 /** A `SessionModule` option is missing or wrong. Thrown at start-up; the message names the option. */
 export class SessionOptionsError extends Error {
@@ -47,5 +47,16 @@ export class SessionDataError extends BadRequestException {
   constructor(message: string) {
     super(message);
     this.name = 'SessionDataError';
+  }
+}
+
+/**
+ * `SessionService.save()` found the session's document gone: it was ended elsewhere (logout, revocation,
+ * expiry) while this request ran, and is not re-created. Answers HTTP 401.
+ */
+export class SessionEndedError extends UnauthorizedException {
+  constructor() {
+    super('This session has ended (logged out, revoked or expired); log in again.');
+    this.name = 'SessionEndedError';
   }
 }

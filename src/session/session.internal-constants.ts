@@ -8,6 +8,8 @@ export const SESSION_SETTINGS = Symbol('nestjs-typed-session:settings');
 export interface SessionContext {
   req: Request;
   res: Response;
+  /** Why the session could not be loaded (MongoDB unreachable); the request goes on without one. */
+  storeError?: unknown;
 }
 
 /** Lets the singleton `SessionService` find the current request without being request-scoped. */

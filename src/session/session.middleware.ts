@@ -1,13 +1,14 @@
 import session from 'express-session';
 import type { RequestHandler } from 'express';
-import { SessionStoreError } from './session.errors.js';
-import { sessionContext } from './session.internal-constants.js';
+import { sessionContext, type SessionContext } from './session.internal-constants.js';
 import type { ResolvedSessionOptions } from './session.options.js';
 import type { SessionStore } from './session.store.js';
 
 /**
  * The middleware `SessionModule` mounts on every route: it opens the request context that
- * `SessionService` reads, then runs express-session with the MongoDB store.
+ * `SessionService` reads, then runs express-session with the MongoDB store. When MongoDB cannot load the
+ * session, the request goes on without one and the error is kept in the context: routes that need the
+ * session answer 503 (`SessionStoreError`), the others are served.
  */
 export function createSessionMiddleware(settings: ResolvedSessionOptions, store: SessionStore): RequestHandler {
   const expressSession = session({
@@ -22,9 +23,11 @@ export function createSessionMiddleware(settings: ResolvedSessionOptions, store:
   });
 
   return (req, res, next) => {
-    sessionContext.run({ req, res }, () =>
+    const context: SessionContext = { req, res };
+    sessionContext.run(context, () =>
       expressSession(req, res, (error?: unknown) => {
-        next(error === undefined ? undefined : new SessionStoreError('load the session', error));
+        if (error !== undefined) context.storeError = error;
+        next();
       }),
     );
   };

@@ -1,6 +1,7 @@
 import type { MongoClient } from 'mongodb';
 import type { AppSessionData, SessionKey } from './session.types.js';
 import { SessionOptionsError } from './session.errors.js';
+import type { SessionSchema } from './session.schema.js';
 
 /** How expired session documents are deleted from MongoDB. Expired sessions are never served, whichever. */
 export type AutoRemoveMode = 'native' | 'interval' | 'disabled';
@@ -65,6 +66,12 @@ export interface SessionModuleOptions {
    * driver's server selection timeout for the client the module creates from `uri`. Default `5000`.
    */
   storeTimeoutMs?: number;
+  /**
+   * Run-time check of stored session data, applied when a session is loaded: any Standard Schema validator
+   * (zod, valibot, arktype…) or a function returning the data or throwing. A session that fails is deleted,
+   * logged once with the reason, and treated as no session. Default: none.
+   */
+  schema?: SessionSchema;
 }
 
 /** The options with every default applied: what the rest of the library reads. */
@@ -85,6 +92,7 @@ export interface ResolvedSessionOptions {
   userIdField: string;
   isAuthenticated: (session: Readonly<Partial<AppSessionData>>) => boolean;
   storeTimeoutMs: number;
+  schema?: SessionSchema;
 }
 
 const AUTO_REMOVE_MODES: readonly AutoRemoveMode[] = ['native', 'interval', 'disabled'];
@@ -167,6 +175,10 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
   if (options.isAuthenticated !== undefined && typeof options.isAuthenticated !== 'function') {
     fail('isAuthenticated', 'must be a function (session) => boolean', 'Leave it out to test the userIdField.');
   }
+  const schema = options.schema;
+  if (schema !== undefined && typeof schema !== 'function' && typeof schema?.['~standard']?.validate !== 'function') {
+    fail('schema', 'must be a Standard Schema validator (zod, valibot, arktype…) or a function (data) => data', 'Pass e.g. z.object({ … }).');
+  }
   if (options.touchAfter !== undefined && (typeof options.touchAfter !== 'number' || !(options.touchAfter >= 0))) {
     fail('touchAfter', `must be a number of seconds >= 0, got ${JSON.stringify(options.touchAfter)}`, 'Default: 60.');
   }
@@ -192,5 +204,6 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
         return id !== undefined && id !== null && id !== '';
       }),
     storeTimeoutMs: positiveNumber('storeTimeoutMs', options.storeTimeoutMs, 5_000, 'milliseconds'),
+    schema,
   };
 }

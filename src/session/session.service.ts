@@ -1,12 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Session as ExpressSession } from 'express-session';
-import { SessionDataError, SessionNotAvailableError, SessionStoreError } from './session.errors.js';
+import { assertStorable, fields, sessionData } from './session.data.js';
+import { SessionDataError, SessionEndedError, SessionNotAvailableError, SessionStoreError } from './session.errors.js';
 import { SESSION_SETTINGS, sessionContext, type SessionContext } from './session.internal-constants.js';
 import type { ResolvedSessionOptions } from './session.options.js';
 import { SessionStore, sessionHandle, type SessionDocument } from './session.store.js';
 import type { AppSessionData, SessionInfo, SessionKey, SessionUserId, UserSession } from './session.types.js';
-
-const RESERVED_KEYS = new Set(['cookie', 'lastModified', '__proto__', 'constructor', 'prototype']);
 
 /** Options of `SessionService.regenerate`. */
 export interface RegenerateOptions<S extends object = AppSessionData> {
@@ -25,7 +24,9 @@ export interface DestroyAllOptions {
  *
  * A singleton: it finds the request being handled through the session middleware's async context, so it
  * can be injected anywhere. Reads return `undefined` when the request has no session; writes throw
- * `SessionNotAvailableError` outside a request. Store failures reject with `SessionStoreError` (HTTP 503).
+ * `SessionNotAvailableError` outside a request. When MongoDB could not load the session, or fails an
+ * operation, every call throws or rejects with `SessionStoreError` (HTTP 503): an outage never looks like a
+ * logout.
  *
  * @example
  * constructor(private readonly sessions: SessionService) {}
@@ -43,7 +44,7 @@ export class SessionService<S extends object = AppSessionData> {
 
   /** The current session, typed; `undefined` when the request has none (or after `destroy()`). */
   get session(): UserSession<S> | undefined {
-    return this.context('session').req.session as UserSession<S> | undefined;
+    return this.loaded('session').req.session as UserSession<S> | undefined;
   }
 
   /** The current session id; `undefined` when the request has no session. */
@@ -63,27 +64,35 @@ export class SessionService<S extends object = AppSessionData> {
   }
 
   /**
-   * Stores `value` under `key`; written to MongoDB when the response ends (or by `save()`).
+   * Stores `value` under `key`; written to MongoDB when the response ends (or by `save()`). `undefined`
+   * removes the key.
    *
-   * @throws SessionDataError for a reserved or unsafe key (`cookie`, `__proto__`, `$…`, `a.b`).
+   * @throws SessionDataError for a reserved or unsafe key (`cookie`, `__proto__`, `$…`, `a.b`) or a value
+   * that cannot be stored as it is (a function, a class instance, a circular object…); nothing is written.
    */
   set<K extends SessionKey<S>>(key: K, value: S[K]): void {
-    assertWritableKey(key);
-    fields(this.require('set'))[key] = value;
+    this.patch({ [key]: value } as unknown as Partial<S>);
   }
 
   /** Removes `key` from the session. */
   unset<K extends SessionKey<S>>(key: K): void {
-    assertWritableKey(key);
-    delete fields(this.require('unset'))[key];
+    this.patch({ [key]: undefined } as unknown as Partial<S>);
   }
 
-  /** Stores every field of `values`; fields it does not name are left as they are. */
+  /**
+   * Stores every field of `values` (`undefined` removes one); fields it does not name are left as they are.
+   * All fields are checked before any is written.
+   *
+   * @throws SessionDataError as `set` does.
+   */
   patch(values: Partial<S>): void {
     const session = fields(this.require('patch'));
     const entries = Object.entries(values);
-    entries.forEach(([key]) => assertWritableKey(key));
-    for (const [key, value] of entries) session[key] = value;
+    for (const [key, value] of entries) assertStorable(key, value);
+    for (const [key, value] of entries) {
+      if (value === undefined) delete session[key];
+      else session[key] = value;
+    }
   }
 
   /** `true` when the current session is authenticated (see the `isAuthenticated` option). */
@@ -99,24 +108,34 @@ export class SessionService<S extends object = AppSessionData> {
     return (value ?? undefined) as SessionUserId<S> | undefined;
   }
 
-  /** Writes the session to MongoDB now. */
+  /**
+   * Writes the session to MongoDB now.
+   *
+   * @throws SessionEndedError (401) when the session was ended elsewhere while this request ran; it is not
+   * re-created.
+   */
   async save(): Promise<void> {
     const session = this.require('save');
     await callStore('save the session', (done) => session.save(done));
+    if (this.store.wasEndedElsewhere(session)) throw new SessionEndedError();
   }
 
   /**
    * Gives the session a new id: the old document is deleted and the data is dropped, except what `keep`
    * names. When data is kept, the new document is written before the promise resolves.
+   *
+   * @throws SessionEndedError (401) when data is to be kept but the session was ended elsewhere while this
+   * request ran: its data is not carried over to a new id.
    */
   async regenerate(options: RegenerateOptions<S> = {}): Promise<void> {
     const { req } = this.context('regenerate');
     const old = this.require('regenerate');
     const data = sessionData(old);
     const keep = options.keep === true ? Object.keys(data) : (options.keep ?? []);
-    await callStore('regenerate the session', (done) => old.regenerate(done));
     const kept = Object.fromEntries(keep.filter((key) => key in data).map((key) => [key, data[key]]));
+    await callStore('regenerate the session', (done) => old.regenerate(done));
     if (Object.keys(kept).length === 0) return;
+    if (this.store.wasEndedElsewhere(old)) throw new SessionEndedError();
     Object.assign(req.session, kept);
     await this.save();
   }
@@ -132,7 +151,7 @@ export class SessionService<S extends object = AppSessionData> {
     if (userId === undefined || userId === null || userId === '') {
       throw new SessionDataError(`login() needs data.${this.settings.userIdField}, the user id (option userIdField).`);
     }
-    Object.keys(data).forEach(assertWritableKey);
+    for (const [key, value] of Object.entries(data)) assertStorable(key, value);
     await this.regenerate();
     this.patch(data);
     await this.save();
@@ -146,7 +165,7 @@ export class SessionService<S extends object = AppSessionData> {
    * @throws SessionStoreError when MongoDB could not delete the document.
    */
   async destroy(): Promise<void> {
-    const { req, res } = this.context('destroy');
+    const { req, res } = this.loaded('destroy');
     const session = req.session as ExpressSession | undefined;
     if (session) await callStore('delete the session', (done) => session.destroy(done));
     if (!res.headersSent) {
@@ -191,33 +210,17 @@ export class SessionService<S extends object = AppSessionData> {
     return context;
   }
 
+  /** The context, once the session middleware loaded the session (or found none). */
+  private loaded(method: string): SessionContext {
+    const context = this.context(method);
+    if (context.storeError !== undefined) throw new SessionStoreError('load the session', context.storeError);
+    return context;
+  }
+
   private require(method: string): ExpressSession {
-    const session = this.context(method).req.session as ExpressSession | undefined;
+    const session = this.loaded(method).req.session as ExpressSession | undefined;
     if (!session) throw new SessionNotAvailableError(method);
     return session;
-  }
-}
-
-/** A session's fields, for reading and writing by key. */
-function fields(session: object): Record<string, unknown> {
-  return session as Record<string, unknown>;
-}
-
-/** The data of a session or stored document, without express-session's and the store's own fields. */
-function sessionData(session: object): Record<string, unknown> {
-  const data: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(session)) {
-    if (!RESERVED_KEYS.has(key)) data[key] = value;
-  }
-  return data;
-}
-
-function assertWritableKey(key: string): void {
-  if (typeof key !== 'string' || key === '' || RESERVED_KEYS.has(key) || key.startsWith('$') || key.includes('.')) {
-    throw new SessionDataError(
-      `Session key ${JSON.stringify(key)} cannot be stored: keys must be non-empty, must not start with '$' or ` +
-        `contain '.', and ${[...RESERVED_KEYS].join(', ')} are reserved.`,
-    );
   }
 }
 

@@ -16,6 +16,7 @@ import { Test } from '@nestjs/testing';
 import {
   AuthGuard,
   LogoutInterceptor,
+  PasswordChange,
   Session,
   SessionModule,
   SessionService,
@@ -24,20 +25,34 @@ import {
 } from 'nestjs-typed-session';
 import { autoRemoveMode, mongoUri, type TestDatabase } from '../support/database.js';
 
-/** A promise a test resolves, to hold a request open in its handler. */
+/** A promise a test resolves, to hold requests open in their handlers. */
 export class Gate {
   private release!: () => void;
-  readonly opened = new Promise<void>((resolve) => (this.release = resolve));
-  private arrive!: () => void;
-  /** Resolves once a handler waits at the gate. */
-  readonly reached = new Promise<void>((resolve) => (this.arrive = resolve));
+  private readonly opened = new Promise<void>((resolve) => (this.release = resolve));
+  private arrived = 0;
+  private readonly waiters: { count: number; resolve: () => void }[] = [];
+
+  /** Called by a handler: resolves when the test opens the gate. */
   wait(): Promise<void> {
-    this.arrive();
+    this.arrived += 1;
+    for (const waiter of this.waiters.filter((w) => w.count <= this.arrived)) waiter.resolve();
     return this.opened;
   }
+
+  /** Resolves once `count` handlers wait at the gate (their sessions are loaded by then). */
+  reached(count = 1): Promise<void> {
+    if (this.arrived >= count) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ count, resolve }));
+  }
+
   open(): void {
     this.release();
   }
+}
+
+/** A few milliseconds of server-side jitter between loading a session and saving it, to mix interleavings. */
+function jitter(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * 4));
 }
 
 export const gates: { current?: Gate } = {};
@@ -119,6 +134,54 @@ class ScenarioController {
   badKey(@Body() body: { key: string }) {
     (this.sessions as SessionService<Record<string, unknown>>).set(body.key, 'x');
     return { stored: true };
+  }
+
+  @Get('held-read')
+  async heldRead() {
+    await gates.current?.wait();
+    return { read: true };
+  }
+
+  @Post('held-write')
+  @HttpCode(200)
+  async heldWrite() {
+    await gates.current?.wait();
+    this.sessions.set('visits', (this.sessions.get('visits') ?? 0) + 1);
+    return { written: true };
+  }
+
+  @Get('jitter-read')
+  async jitterRead() {
+    await jitter();
+    return { read: true };
+  }
+
+  @Post('jitter-write')
+  @HttpCode(200)
+  async jitterWrite() {
+    await jitter();
+    this.sessions.set('visits', (this.sessions.get('visits') ?? 0) + 1);
+    return { written: true };
+  }
+
+  @Post('logout')
+  @HttpCode(200)
+  @UseInterceptors(LogoutInterceptor)
+  logout() {
+    return { loggedOut: true };
+  }
+
+  @Post('password')
+  @HttpCode(200)
+  @UseGuards(AuthGuard)
+  @PasswordChange()
+  changePassword() {
+    return { changed: true };
+  }
+
+  @Get('health')
+  health() {
+    return { ok: true };
   }
 
   @Post('held-logout')

@@ -1,0 +1,61 @@
+import type { AppSessionData } from './session.types.js';
+
+/**
+ * The Standard Schema interface (https://standardschema.dev), implemented by zod, valibot, arktype and
+ * others. Copied as its authors recommend, so that no validator library is a dependency.
+ */
+export interface StandardSchemaV1<Input = unknown, Output = Input> {
+  readonly '~standard': {
+    readonly version: 1;
+    readonly vendor: string;
+    readonly validate: (value: unknown) => StandardSchemaResult<Output> | Promise<StandardSchemaResult<Output>>;
+    readonly types?: { readonly input: Input; readonly output: Output } | undefined;
+  };
+}
+
+/** What a Standard Schema's `validate` returns. */
+export type StandardSchemaResult<Output> =
+  | { readonly value: Output; readonly issues?: undefined }
+  | {
+      readonly issues: ReadonlyArray<{
+        readonly message: string;
+        readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
+      }>;
+    };
+
+/**
+ * Validates stored session data when it is loaded: a Standard Schema validator (zod, valibot, arktype…) or
+ * a function that returns the data or throws. It sees every stored session, anonymous ones included, without
+ * express-session's `cookie`. Its output replaces the data, so defaults and transforms apply.
+ */
+export type SessionSchema =
+  | StandardSchemaV1<unknown, Partial<AppSessionData>>
+  | ((data: unknown) => Partial<AppSessionData>);
+
+/** The outcome of validating stored data. */
+export type SchemaVerdict = { ok: true; data: Record<string, unknown> } | { ok: false; reason: string };
+
+/** Runs a `SessionSchema` on stored data; never throws. */
+export async function checkSessionData(schema: SessionSchema, data: Record<string, unknown>): Promise<SchemaVerdict> {
+  try {
+    if (typeof schema === 'function') return accept(schema(data));
+    const result = await schema['~standard'].validate(data);
+    if (result.issues) {
+      const reasons = result.issues.map(({ message, path }) => {
+        const where = (path ?? []).map((part) => String(typeof part === 'object' ? part.key : part)).join('.');
+        return where ? `${where}: ${message}` : message;
+      });
+      return { ok: false, reason: reasons.join('; ') };
+    }
+    return accept(result.value);
+  } catch (error) {
+    return { ok: false, reason: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+function accept(value: unknown): SchemaVerdict {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, reason: 'the schema did not return an object' };
+  }
+  return { ok: true, data: value as Record<string, unknown> };
+}
