@@ -5,6 +5,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { AuthGuard, SessionModule, type AutoRemoveMode } from 'nestjs-typed-session';
 import { AuthController } from './auth.controller.js';
 import { MeController } from './me.controller.js';
+import { sessionSchema } from './session-schema.js';
 import { UsersService } from './users.service.js';
 
 const DEV_SECRET = 'example-app-dev-secret-not-for-production';
@@ -23,6 +24,7 @@ const DEV_SECRET = 'example-app-dev-secret-not-for-production';
           uri: config.getOrThrow<string>('MONGODB_URI'),
           dbName: config.get<string>('SESSION_DB_NAME', 'nestjs-typed-session-example'),
           autoRemove: config.get<AutoRemoveMode>('SESSION_AUTO_REMOVE', 'native'),
+          schema: sessionSchema,
         };
       },
     }),

@@ -54,6 +54,7 @@ describe('resolveSessionOptions', () => {
     ['isAuthenticated', { isAuthenticated: true }],
     ['touchAfter', { touchAfter: -5 }],
     ['storeTimeoutMs', { storeTimeoutMs: Number.NaN }],
+    ['schema', { schema: { parse: () => ({}) } }],
   ];
 
   it.each(invalid)('names the option "%s" when it is wrong: %j', (option, overrides) => {

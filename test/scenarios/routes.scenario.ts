@@ -11,6 +11,7 @@ import {
   UseInterceptors,
   type DynamicModule,
   type INestApplication,
+  type LoggerService,
 } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import {
@@ -129,6 +130,30 @@ class ScenarioController {
     return { ended: await this.sessions.destroyAllForUser(userId!, { exceptCurrent: true }) };
   }
 
+  @Post('raw-patch')
+  @HttpCode(200)
+  rawPatch(@Body() body: Record<string, unknown>) {
+    this.sessions.patch(body as never);
+    return { data: this.sessions.data() };
+  }
+
+  @Post('weird')
+  @HttpCode(200)
+  weird(@Body() body: { kind: string }) {
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    const values: Record<string, unknown> = {
+      function: () => 1,
+      bigint: 10n,
+      circular,
+      map: new Map([['a', 1]]),
+      nan: Number.NaN,
+      nested$: { filter: { $where: 'sleep(1000)' } },
+    };
+    (this.sessions as SessionService<Record<string, unknown>>).set('visits', values[body.kind]);
+    return { stored: true };
+  }
+
   @Post('bad-key')
   @HttpCode(200)
   badKey(@Body() body: { key: string }) {
@@ -204,13 +229,27 @@ export function scenarioOptions(db: TestDatabase, overrides: Partial<SessionModu
   };
 }
 
-/** A Nest app with `SessionModule` as given and the scenario routes. */
-export async function startScenarioApp(sessionModule: DynamicModule): Promise<INestApplication> {
+/** A Nest app with `SessionModule` as given and the scenario routes; logs go to `logger` when given. */
+export async function startScenarioApp(sessionModule: DynamicModule, logger?: LoggerService): Promise<INestApplication> {
   @Module({ imports: [sessionModule], controllers: [ScenarioController] })
   class ScenarioModule {}
 
   const moduleRef = await Test.createTestingModule({ imports: [ScenarioModule] }).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
+  const app = moduleRef.createNestApplication({ logger: logger ?? false });
   await app.init();
   return app;
+}
+
+/** Keeps what the application logs, for tests that check a log line. */
+export class CapturingLogger implements LoggerService {
+  readonly lines: { level: string; message: string }[] = [];
+  log(message: unknown) {
+    this.lines.push({ level: 'log', message: String(message) });
+  }
+  warn(message: unknown) {
+    this.lines.push({ level: 'warn', message: String(message) });
+  }
+  error(message: unknown) {
+    this.lines.push({ level: 'error', message: String(message) });
+  }
 }

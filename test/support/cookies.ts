@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import type { Response } from 'supertest';
 
 /** The `Set-Cookie` header lines of a response. */
@@ -30,4 +31,10 @@ export function sessionIdOf(cookie: string): string {
 export function tamper(cookie: string): string {
   const last = cookie.at(-1) === 'A' ? 'B' : 'A';
   return cookie.slice(0, -1) + last;
+}
+
+/** A session cookie pair for `id`, signed with `secret` as express-session signs it. */
+export function signedCookie(id: string, secret: string, name = 'sid'): string {
+  const signature = createHmac('sha256', secret).update(id).digest('base64').replace(/=+$/, '');
+  return `${name}=${encodeURIComponent(`s:${id}.${signature}`)}`;
 }

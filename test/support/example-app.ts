@@ -3,9 +3,8 @@ import { Test } from '@nestjs/testing';
 import { AppModule } from '../../src/app/app.module.js';
 import { mongoUri, TestDatabase } from './database.js';
 
-/** The example application on a database of its own, as `npm start` runs it. */
-export async function startExampleApp(): Promise<{ app: INestApplication; db: TestDatabase }> {
-  const db = new TestDatabase();
+/** The example application on a database of its own (or the one given), as `npm start` runs it. */
+export async function startExampleApp(db = new TestDatabase()): Promise<{ app: INestApplication; db: TestDatabase }> {
   process.env.MONGODB_URI = mongoUri();
   process.env.SESSION_DB_NAME = db.name;
   process.env.SESSION_SECRET = 'test-secret-current,test-secret-previous';
