@@ -7,7 +7,7 @@ import { SessionModule } from 'nestjs-typed-session';
 import request from 'supertest';
 import { freePort, startFerretDB, type FerretDBServer } from '../scripts/mongo-server.mjs';
 import { cookieFrom } from './support/cookies.js';
-import { startScenarioApp } from './scenarios/routes.scenario.js';
+import { Gate, gates, startScenarioApp } from './scenarios/routes.scenario.js';
 
 // These tests really stop and restart a database server process: a FerretDB of their own, on a fixed
 // port and data directory, so that it comes back with the data it had.
@@ -112,6 +112,28 @@ describe('MongoDB down, and back', () => {
       expect(response.body).toEqual({ userId });
     }
     process.stdout.write(`outage: recovered without restart; first success after ${attempts} request(s), all ${users.length} sessions served\n`);
+  }, 120_000);
+
+  it('a request whose end-of-request save meets the outage keeps its answer and loses no session', async () => {
+    const db = await restartableServer();
+    await db.start();
+    const app = await sessionApp(db.uri);
+    const http = () => request(app.getHttpServer());
+    const cookie = cookieFrom(await http().post('/s/login').send({ userId: 'u-midway' }).expect(200));
+
+    const gate = (gates.current = new Gate());
+    const inFlight = http().post('/s/held-write').set('Cookie', cookie).then((response) => response);
+    await gate.reached();
+    await db.stop();
+    gate.open();
+    const response = await inFlight;
+
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ written: true });
+
+    await db.start();
+    await untilStatus(() => http().get('/s/guarded').set('Cookie', cookie), 200);
+    expect((await http().get('/s/guarded').set('Cookie', cookie)).body).toEqual({ userId: 'u-midway' });
   }, 120_000);
 
   it('boots while MongoDB is down, and serves sessions once it is up', async () => {

@@ -24,8 +24,13 @@ export function createSessionMiddleware(settings: ResolvedSessionOptions, store:
 
   return (req, res, next) => {
     const context: SessionContext = { req, res };
+    let passed = false;
     sessionContext.run(context, () =>
       expressSession(req, res, (error?: unknown) => {
+        // express-session calls this again when a save or touch fails after the handler answered; going
+        // on would hand an answered request to the handlers after this one. The store logged the failure.
+        if (passed) return;
+        passed = true;
         if (error !== undefined) context.storeError = error;
         next();
       }),

@@ -53,6 +53,8 @@ export class SessionStore extends MongoStore {
   private readonly persisted = new WeakSet<object>();
   /** Sessions whose document was found gone when saving: ended elsewhere while this request ran. */
   private readonly gone = new WeakSet<object>();
+  /** What was last written for a session, so that saving it again unchanged costs nothing. */
+  private readonly written = new WeakMap<object, string>();
   private indexes?: Promise<void>;
   private cleanupTimer?: NodeJS.Timeout;
   private unreachable = false;
@@ -214,13 +216,20 @@ export class SessionStore extends MongoStore {
       expires: this.expiry(session),
       ...(this.settings.touchAfter > 0 ? { lastModified: now } : {}),
     };
+    // An explicit save() followed by express-session's own at the end of the request writes once.
+    const snapshot = `${sid}|${fields.expires.getTime()}|${JSON.stringify(fields.session)}`;
+    if (this.written.get(session) === snapshot) return;
     if (!this.persisted.has(session)) {
       await this.collection.insertOne({ _id: sid, ...fields });
       this.persisted.add(session);
-      return;
+    } else {
+      const { matchedCount } = await this.collection.updateOne({ _id: sid, expires: { $gt: now } }, { $set: fields });
+      if (matchedCount === 0) {
+        this.gone.add(session);
+        return;
+      }
     }
-    const { matchedCount } = await this.collection.updateOne({ _id: sid, expires: { $gt: now } }, { $set: fields });
-    if (matchedCount === 0) this.gone.add(session);
+    this.written.set(session, snapshot);
   }
 
   /** Extends the expiry of an unchanged session, at most once per `touchAfter`; never re-creates it. */
@@ -292,6 +301,10 @@ export class SessionStore extends MongoStore {
   }
 
   private failed(error: unknown): void {
+    if (!isOutage(error)) {
+      this.logger.error(`Session store operation failed: ${describe(error)}`);
+      return;
+    }
     if (this.unreachable) return;
     this.unreachable = true;
     this.logger.error(`MongoDB is unreachable (${describe(error)}); session routes answer 503 until it is back.`);
@@ -331,6 +344,20 @@ export class SessionStore extends MongoStore {
 }
 
 function noop(): void {}
+
+const OUTAGE_ERRORS = new Set([
+  'StoreTimeoutError',
+  'MongoServerSelectionError',
+  'MongoNetworkError',
+  'MongoNetworkTimeoutError',
+  'MongoTopologyClosedError',
+  'MongoNotConnectedError',
+]);
+
+/** An error that means "MongoDB cannot be reached", as opposed to one about the operation itself. */
+function isOutage(error: unknown): boolean {
+  return error instanceof Error && OUTAGE_ERRORS.has(error.name);
+}
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
