@@ -7,6 +7,7 @@ import { createSessionMiddleware } from './session.middleware.js';
 import { ConfigurableModuleClass, SESSION_MODULE_OPTIONS } from './session.module-definition.js';
 import { resolveSessionOptions, type ResolvedSessionOptions } from './session.options.js';
 import { SessionService } from './session.service.js';
+import { SessionEvents } from './session.events.js';
 import { SessionStore } from './session.store.js';
 
 /**
@@ -19,13 +20,14 @@ import { SessionStore } from './session.store.js';
 @Module({
   providers: [
     { provide: SESSION_SETTINGS, useFactory: resolveSessionOptions, inject: [SESSION_MODULE_OPTIONS] },
+    SessionEvents,
     {
       provide: SessionStore,
-      useFactory: (settings: ResolvedSessionOptions) =>
+      useFactory: (settings: ResolvedSessionOptions, events: SessionEvents) =>
         settings.client
-          ? new SessionStore(settings, settings.client, false)
-          : new SessionStore(settings, new MongoClient(settings.uri!, { serverSelectionTimeoutMS: settings.storeTimeoutMs }), true),
-      inject: [SESSION_SETTINGS],
+          ? new SessionStore(settings, settings.client, false, events)
+          : new SessionStore(settings, new MongoClient(settings.uri!, { serverSelectionTimeoutMS: settings.storeTimeoutMs }), true, events),
+      inject: [SESSION_SETTINGS, SessionEvents],
     },
     SessionService,
     AuthGuard,

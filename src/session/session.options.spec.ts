@@ -10,7 +10,8 @@ describe('resolveSessionOptions', () => {
     expect(resolved).toMatchObject({
       secret: ['a-test-secret'],
       collectionName: 'sessions',
-      ttl: 86_400,
+      idleTimeout: 86_400,
+      onSessionLimit: 'evict-oldest',
       name: 'sid',
       cookie: { path: '/', httpOnly: true, sameSite: 'lax', secure: 'auto' },
       rolling: false,
@@ -23,6 +24,16 @@ describe('resolveSessionOptions', () => {
     expect(resolved.isAuthenticated({ userId: 'u1' } as never)).toBe(true);
     expect(resolved.isAuthenticated({})).toBe(false);
     expect(resolved.isAuthenticated({ userId: '' } as never)).toBe(false);
+  });
+
+  it('accepts ttl as the former name of idleTimeout', () => {
+    expect(resolveSessionOptions({ ...valid, ttl: 600 }).idleTimeout).toBe(600);
+  });
+
+  it('names the cookie __Host-… with hostPrefix, and makes it Secure', () => {
+    const resolved = resolveSessionOptions({ ...valid, cookie: { hostPrefix: true } });
+    expect(resolved.name).toBe('__Host-sid');
+    expect(resolved.cookie.secure).toBe(true);
   });
 
   it('keeps a secret array in order, for rotation', () => {
@@ -55,6 +66,17 @@ describe('resolveSessionOptions', () => {
     ['touchAfter', { touchAfter: -5 }],
     ['storeTimeoutMs', { storeTimeoutMs: Number.NaN }],
     ['schema', { schema: { parse: () => ({}) } }],
+    ['ttl', { ttl: 60, idleTimeout: 60 }],
+    ['idleTimeout', { idleTimeout: -1 }],
+    ['touchAfter', { idleTimeout: 30, touchAfter: 30 }],
+    ['absoluteTimeout', { absoluteTimeout: 0 }],
+    ['maxSessionsPerUser', { maxSessionsPerUser: 0 }],
+    ['maxSessionsPerUser', { maxSessionsPerUser: 1.5 }],
+    ['onSessionLimit', { onSessionLimit: 'kick-everyone' }],
+    ['onEvent', { onEvent: 'log' }],
+    ['cookie.secure', { cookie: { hostPrefix: true, secure: false } }],
+    ['cookie.domain', { cookie: { hostPrefix: true, domain: 'example.test' } }],
+    ['cookie.path', { cookie: { hostPrefix: true, path: '/app' } }],
   ];
 
   it.each(invalid)('names the option "%s" when it is wrong: %j', (option, overrides) => {

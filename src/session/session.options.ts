@@ -1,6 +1,7 @@
 import type { MongoClient } from 'mongodb';
 import type { AppSessionData, SessionKey } from './session.types.js';
 import { SessionOptionsError } from './session.errors.js';
+import type { SessionEvent } from './session.events.js';
 import type { SessionSchema } from './session.schema.js';
 
 /** How expired session documents are deleted from MongoDB. Expired sessions are never served, whichever. */
@@ -18,10 +19,18 @@ export interface SessionCookieOptions {
   sameSite?: 'lax' | 'strict' | 'none' | boolean;
   /**
    * Secure attribute. Default `'auto'`: set on HTTPS requests, including behind a proxy when Express
-   * `trust proxy` is configured.
+   * `trust proxy` is configured (`true` with `hostPrefix`).
    */
   secure?: boolean | 'auto';
+  /**
+   * Name the cookie `__Host-<name>`: browsers then only accept it Secure, with Path=/ and no Domain, so a
+   * sibling subdomain cannot set or shadow it. Default `false`.
+   */
+  hostPrefix?: boolean;
 }
+
+/** What to do at login when a user already has `maxSessionsPerUser` sessions. */
+export type SessionLimitPolicy = 'evict-oldest' | 'refuse';
 
 /** Options of `SessionModule.forRoot` / `forRootAsync`. */
 export interface SessionModuleOptions {
@@ -37,8 +46,18 @@ export interface SessionModuleOptions {
   dbName?: string;
   /** Collection that holds the sessions. Default `'sessions'`. */
   collectionName?: string;
-  /** Session lifetime in seconds, for the stored document and the cookie's Max-Age. Default `86400` (1 day). */
+  /**
+   * Idle timeout in seconds: a session unused for longer is not served. Its expiry slides with use, written
+   * at most once per `touchAfter`. Also the cookie's Max-Age. Default `86400` (1 day).
+   */
+  idleTimeout?: number;
+  /** Former name of `idleTimeout` (connect-mongo's), accepted as such. */
   ttl?: number;
+  /**
+   * Absolute timeout in seconds: a session older than this since login is not served however active it is;
+   * regenerating its id does not reset the clock. Default: none.
+   */
+  absoluteTimeout?: number;
   /** Name of the session cookie. Default `'sid'`. */
   name?: string;
   /** Cookie attributes; safe defaults (see `SessionCookieOptions`). */
@@ -72,6 +91,18 @@ export interface SessionModuleOptions {
    * logged once with the reason, and treated as no session. Default: none.
    */
   schema?: SessionSchema;
+  /** At most this many live sessions per user; see `onSessionLimit`. Default: no limit. */
+  maxSessionsPerUser?: number;
+  /**
+   * At a login beyond `maxSessionsPerUser`: `'evict-oldest'` (default) ends the user's oldest sessions;
+   * `'refuse'` answers 403 and keeps the existing ones.
+   */
+  onSessionLimit?: SessionLimitPolicy;
+  /**
+   * Called with every lifecycle event (created, destroyed, revoked, expired, invalid). Events also go to
+   * `@nestjs/event-emitter` as `session.<type>` when the application registers its `EventEmitterModule`.
+   */
+  onEvent?: (event: SessionEvent) => void;
 }
 
 /** The options with every default applied: what the rest of the library reads. */
@@ -81,7 +112,9 @@ export interface ResolvedSessionOptions {
   client?: MongoClient;
   dbName?: string;
   collectionName: string;
-  ttl: number;
+  idleTimeout: number;
+  absoluteTimeout?: number;
+  /** The cookie's full name, `__Host-` prefix included. */
   name: string;
   cookie: Required<Pick<SessionCookieOptions, 'path' | 'httpOnly' | 'sameSite' | 'secure'>> &
     Pick<SessionCookieOptions, 'domain'>;
@@ -93,6 +126,9 @@ export interface ResolvedSessionOptions {
   isAuthenticated: (session: Readonly<Partial<AppSessionData>>) => boolean;
   storeTimeoutMs: number;
   schema?: SessionSchema;
+  maxSessionsPerUser?: number;
+  onSessionLimit: SessionLimitPolicy;
+  onEvent?: (event: SessionEvent) => void;
 }
 
 const AUTO_REMOVE_MODES: readonly AutoRemoveMode[] = ['native', 'interval', 'disabled'];
@@ -160,7 +196,8 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
   if (!SAME_SITE_VALUES.includes(sameSite)) {
     fail('cookie.sameSite', `must be 'lax', 'strict', 'none' or a boolean, got ${JSON.stringify(sameSite)}`, "Default: 'lax'.");
   }
-  const secure = cookie.secure ?? 'auto';
+  const hostPrefix = cookie.hostPrefix ?? false;
+  const secure = cookie.secure ?? (hostPrefix ? true : 'auto');
   if (secure !== 'auto' && typeof secure !== 'boolean') {
     fail('cookie.secure', `must be true, false or 'auto', got ${JSON.stringify(secure)}`, "Default: 'auto'.");
   }
@@ -170,6 +207,11 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
   const path = cookie.path ?? '/';
   if (typeof path !== 'string' || !path.startsWith('/')) {
     fail('cookie.path', `must start with '/', got ${JSON.stringify(path)}`, "Default: '/'.");
+  }
+  if (hostPrefix) {
+    if (secure === false) fail('cookie.secure', 'is false, but a __Host- cookie must be Secure', 'Leave it out (true) or set cookie.hostPrefix: false.');
+    if (cookie.domain !== undefined) fail('cookie.domain', 'is set, but a __Host- cookie must have no Domain', 'Remove cookie.domain or set cookie.hostPrefix: false.');
+    if (path !== '/') fail('cookie.path', `is ${JSON.stringify(path)}, but a __Host- cookie must have Path=/`, "Use '/' or set cookie.hostPrefix: false.");
   }
 
   if (options.isAuthenticated !== undefined && typeof options.isAuthenticated !== 'function') {
@@ -182,6 +224,26 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
   if (options.touchAfter !== undefined && (typeof options.touchAfter !== 'number' || !(options.touchAfter >= 0))) {
     fail('touchAfter', `must be a number of seconds >= 0, got ${JSON.stringify(options.touchAfter)}`, 'Default: 60.');
   }
+  if (options.ttl !== undefined && options.idleTimeout !== undefined) {
+    fail('ttl', 'and `idleTimeout` are both given; ttl is the former name of idleTimeout', 'Keep idleTimeout.');
+  }
+  const idleTimeout = positiveNumber(options.ttl !== undefined ? 'ttl' : 'idleTimeout', options.ttl ?? options.idleTimeout, 86_400, 'seconds');
+  const touchAfter = options.touchAfter ?? Math.min(60, idleTimeout / 2);
+  if (touchAfter >= idleTimeout) {
+    fail('touchAfter', `(${touchAfter} s) must be shorter than idleTimeout (${idleTimeout} s), or sessions expire while in use`, 'Lower touchAfter.');
+  }
+  const absoluteTimeout = options.absoluteTimeout === undefined ? undefined : positiveNumber('absoluteTimeout', options.absoluteTimeout, 0, 'seconds');
+  const maxSessionsPerUser = options.maxSessionsPerUser;
+  if (maxSessionsPerUser !== undefined && (!Number.isInteger(maxSessionsPerUser) || maxSessionsPerUser < 1)) {
+    fail('maxSessionsPerUser', `must be a whole number >= 1, got ${JSON.stringify(maxSessionsPerUser)}`, 'Leave it out for no limit.');
+  }
+  const onSessionLimit = options.onSessionLimit ?? 'evict-oldest';
+  if (onSessionLimit !== 'evict-oldest' && onSessionLimit !== 'refuse') {
+    fail('onSessionLimit', `must be 'evict-oldest' or 'refuse', got ${JSON.stringify(onSessionLimit)}`, "Default: 'evict-oldest'.");
+  }
+  if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
+    fail('onEvent', 'must be a function (event) => void', 'Leave it out, or use @nestjs/event-emitter.');
+  }
 
   return {
     secret: secrets,
@@ -189,11 +251,12 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
     client: options.client,
     dbName: options.dbName,
     collectionName: options.collectionName ?? 'sessions',
-    ttl: positiveNumber('ttl', options.ttl, 86_400, 'seconds'),
-    name: options.name ?? 'sid',
+    idleTimeout,
+    absoluteTimeout,
+    name: `${hostPrefix ? '__Host-' : ''}${options.name ?? 'sid'}`,
     cookie: { path, domain: cookie.domain, httpOnly: cookie.httpOnly ?? true, sameSite, secure },
     rolling: options.rolling ?? false,
-    touchAfter: options.touchAfter ?? 60,
+    touchAfter,
     autoRemove,
     autoRemoveInterval: positiveNumber('autoRemoveInterval', options.autoRemoveInterval, 10, 'minutes'),
     userIdField,
@@ -205,5 +268,8 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
       }),
     storeTimeoutMs: positiveNumber('storeTimeoutMs', options.storeTimeoutMs, 5_000, 'milliseconds'),
     schema,
+    maxSessionsPerUser,
+    onSessionLimit,
+    onEvent: options.onEvent,
   };
 }

@@ -1,7 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { ForbiddenException, Inject, Injectable } from '@nestjs/common';
 import type { Session as ExpressSession } from 'express-session';
 import { assertStorable, fields, sessionData } from './session.data.js';
 import { SessionDataError, SessionEndedError, SessionNotAvailableError, SessionStoreError } from './session.errors.js';
+import { SessionEvents, type SessionEventReason } from './session.events.js';
 import { SESSION_SETTINGS, sessionContext, type SessionContext } from './session.internal-constants.js';
 import type { ResolvedSessionOptions } from './session.options.js';
 import { SessionStore, sessionHandle, type SessionDocument } from './session.store.js';
@@ -17,6 +18,8 @@ export interface RegenerateOptions<S extends object = AppSessionData> {
 export interface DestroyAllOptions {
   /** Leave the session of the current request alive. Default `false`. */
   exceptCurrent?: boolean;
+  /** The reason given in the `revoked` events. Default `'revoke-all'`. */
+  reason?: SessionEventReason;
 }
 
 /**
@@ -40,6 +43,7 @@ export class SessionService<S extends object = AppSessionData> {
   constructor(
     @Inject(SESSION_SETTINGS) private readonly settings: ResolvedSessionOptions,
     private readonly store: SessionStore,
+    private readonly events: SessionEvents,
   ) {}
 
   /** The current session, typed; `undefined` when the request has none (or after `destroy()`). */
@@ -122,7 +126,8 @@ export class SessionService<S extends object = AppSessionData> {
 
   /**
    * Gives the session a new id: the old document is deleted and the data is dropped, except what `keep`
-   * names. When data is kept, the new document is written before the promise resolves.
+   * names. With data kept, the login time and device carry over (the absolute timeout is not reset) and the
+   * new document is written before the promise resolves.
    *
    * @throws SessionEndedError (401) when data is to be kept but the session was ended elsewhere while this
    * request ran: its data is not carried over to a new id.
@@ -133,50 +138,59 @@ export class SessionService<S extends object = AppSessionData> {
     const data = sessionData(old);
     const keep = options.keep === true ? Object.keys(data) : (options.keep ?? []);
     const kept = Object.fromEntries(keep.filter((key) => key in data).map((key) => [key, data[key]]));
+    const meta = this.store.metaOf(old);
     await callStore('regenerate the session', (done) => old.regenerate(done));
     if (Object.keys(kept).length === 0) return;
     if (this.store.wasEndedElsewhere(old)) throw new SessionEndedError();
     Object.assign(req.session, kept);
+    this.store.setMeta(req.session, { ...meta });
     await this.save();
   }
 
   /**
-   * Logs a user in: regenerates the session id first (no session fixation), then stores `data`. The new
-   * document is in MongoDB when the promise resolves.
+   * Logs a user in: regenerates the session id first (no session fixation), then stores `data` with the
+   * login time, user agent and client address. The new document is in MongoDB when the promise resolves.
+   * With `maxSessionsPerUser`, the user's oldest sessions are ended, or the login is refused.
    *
    * @throws SessionDataError when `data` lacks the user id (the `userIdField` option).
+   * @throws ForbiddenException (403) when the session limit is reached and `onSessionLimit` is `'refuse'`.
    */
   async login(data: S): Promise<void> {
-    const userId = (data as Record<string, unknown>)[this.settings.userIdField];
+    const userId = fields(data)[this.settings.userIdField];
     if (userId === undefined || userId === null || userId === '') {
       throw new SessionDataError(`login() needs data.${this.settings.userIdField}, the user id (option userIdField).`);
     }
     for (const [key, value] of Object.entries(data)) assertStorable(key, value);
+    const { req } = this.context('login');
     await this.regenerate();
     this.patch(data);
+    const now = new Date();
+    this.store.setMeta(req.session, {
+      createdAt: now,
+      loginAt: now,
+      lastSeenAt: now,
+      userAgent: req.get('user-agent')?.slice(0, 256),
+      ip: req.ip,
+    });
     await this.save();
+    await this.enforceSessionLimit(userId, req.session.id);
+    this.events.emit('created', sessionHandle(req.session.id), userId, 'login');
   }
 
   /**
    * Ends the current session. When the promise resolves the document is gone from MongoDB, the cookie is
-   * cleared on the response (same name, path and domain) and `req.session` is gone. Harmless when called
-   * twice or on a request without a session.
+   * cleared on the response (same name, path and domain), the response is marked `Cache-Control: no-store`
+   * and `req.session` is gone. Harmless when called twice or on a request without a session.
    *
    * @throws SessionStoreError when MongoDB could not delete the document.
    */
   async destroy(): Promise<void> {
-    const { req, res } = this.loaded('destroy');
-    const session = req.session as ExpressSession | undefined;
-    if (session) await callStore('delete the session', (done) => session.destroy(done));
-    if (!res.headersSent) {
-      const { path, domain, httpOnly, sameSite, secure } = this.settings.cookie;
-      res.clearCookie(this.settings.name, { path, domain, httpOnly, sameSite, secure: secure === 'auto' ? req.secure : secure });
-    }
+    await this.end('destroyed', 'logout');
   }
 
   /**
-   * Lists a user's live sessions (through the user-id index), newest expiry first. Each carries a public
-   * handle, never its id.
+   * Lists a user's live sessions (through the user-id index), newest expiry first, with their times and
+   * devices. Each carries a public handle, never its id.
    */
   async listForUser(userId: SessionUserId<S>): Promise<SessionInfo<S>[]> {
     const currentId = sessionContext.getStore()?.req.session?.id;
@@ -184,9 +198,33 @@ export class SessionService<S extends object = AppSessionData> {
     return documents.map((document: SessionDocument) => ({
       handle: sessionHandle(document._id),
       current: document._id === currentId,
+      createdAt: document.createdAt,
+      loginAt: document.loginAt,
+      lastSeenAt: document.lastSeenAt,
       expiresAt: document.expires,
+      userAgent: document.userAgent,
+      ip: document.ip,
       data: sessionData(document.session) as Partial<S>,
     }));
+  }
+
+  /**
+   * Ends one session of a user, by the handle `listForUser` gave. A session of another user is never
+   * touched: the answer is then `false`, as for an unknown handle. Ending the current session clears its
+   * cookie, as `destroy()` does.
+   */
+  async revoke(userId: SessionUserId<S>, handle: string): Promise<boolean> {
+    const documents = await callStoreAsync('list the sessions', () => this.store.findByUser(userId));
+    const target = documents.find((document) => sessionHandle(document._id) === handle);
+    if (!target) return false;
+    this.noStore();
+    if (target._id === sessionContext.getStore()?.req.session?.id) {
+      await this.end('revoked', 'revoke');
+      return true;
+    }
+    const deleted = await callStoreAsync('delete the session', () => this.store.deleteByUser(userId, { only: target._id }));
+    if (deleted > 0) this.events.emit('revoked', handle, userId, 'revoke');
+    return deleted > 0;
   }
 
   /**
@@ -194,14 +232,60 @@ export class SessionService<S extends object = AppSessionData> {
    * as by `destroy()`) when it is the user's, unless `exceptCurrent` is set. Resolves to the number ended.
    */
   async destroyAllForUser(userId: SessionUserId<S>, options: DestroyAllOptions = {}): Promise<number> {
+    const reason = options.reason ?? 'revoke-all';
     const current = sessionContext.getStore()?.req.session;
+    this.noStore();
     let ended = 0;
     if (current && !options.exceptCurrent && fields(current)[this.settings.userIdField] === userId) {
-      await this.destroy();
+      await this.end('revoked', reason);
       ended = 1;
     }
     const keepId = options.exceptCurrent ? current?.id : undefined;
-    return ended + (await callStoreAsync('delete the sessions', () => this.store.deleteByUser(userId, keepId)));
+    const others = await callStoreAsync('list the sessions', () => this.store.findByUser(userId));
+    const deleted = await callStoreAsync('delete the sessions', () => this.store.deleteByUser(userId, { except: keepId }));
+    for (const document of others) {
+      if (document._id !== keepId) this.events.emit('revoked', sessionHandle(document._id), userId, reason);
+    }
+    return ended + deleted;
+  }
+
+  /** Ends the current session: document, cookie, `req.session`; and says so in an event. */
+  private async end(type: 'destroyed' | 'revoked', reason: SessionEventReason): Promise<void> {
+    const { req, res } = this.loaded('destroy');
+    const session = req.session as ExpressSession | undefined;
+    if (session) {
+      const userId = fields(session)[this.settings.userIdField];
+      await callStore('delete the session', (done) => session.destroy(done));
+      this.events.emit(type, sessionHandle(session.id), userId, reason);
+    }
+    if (!res.headersSent) {
+      const { path, domain, httpOnly, sameSite, secure } = this.settings.cookie;
+      res.clearCookie(this.settings.name, { path, domain, httpOnly, sameSite, secure: secure === 'auto' ? req.secure : secure });
+    }
+    this.noStore();
+  }
+
+  /** Applies `maxSessionsPerUser` right after the login wrote session `ownId`. */
+  private async enforceSessionLimit(userId: unknown, ownId: string): Promise<void> {
+    const limit = this.settings.maxSessionsPerUser;
+    if (limit === undefined) return;
+    const sessions = await callStoreAsync('list the sessions', () => this.store.findByUser(userId));
+    if (sessions.length <= limit) return;
+    // One order for every concurrent login (oldest login first, then id), so that they agree on who goes.
+    sessions.sort((a, b) => loginTime(a) - loginTime(b) || (a._id < b._id ? -1 : 1));
+    if (this.settings.onSessionLimit === 'refuse') {
+      if (sessions.slice(0, limit).some((document) => document._id === ownId)) return;
+      await this.end('revoked', 'session-limit');
+      throw new ForbiddenException(`Too many active sessions for this account (at most ${limit}): log out on another device first.`);
+    }
+    const evicted = sessions.filter((document) => document._id !== ownId).slice(0, sessions.length - limit);
+    await callStoreAsync('end the oldest sessions', () => this.store.deleteByUser(userId, { only: evicted.map((d) => d._id) }));
+    for (const document of evicted) this.events.emit('revoked', sessionHandle(document._id), userId, 'session-limit');
+  }
+
+  private noStore(): void {
+    const res = sessionContext.getStore()?.res;
+    if (res && !res.headersSent) res.setHeader('Cache-Control', 'no-store');
   }
 
   private context(method: string): SessionContext {
@@ -237,4 +321,8 @@ async function callStoreAsync<T>(action: string, run: () => Promise<T>): Promise
   } catch (error) {
     throw new SessionStoreError(action, error);
   }
+}
+
+function loginTime(document: SessionDocument): number {
+  return (document.loginAt ?? document.createdAt)?.getTime() ?? 0;
 }

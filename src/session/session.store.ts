@@ -6,15 +6,29 @@ import { createHash } from 'node:crypto';
 import type { Collection, MongoClient } from 'mongodb';
 import { sessionData, storedSession } from './session.data.js';
 import { SessionOptionsError } from './session.errors.js';
+import type { SessionEvents } from './session.events.js';
 import type { ResolvedSessionOptions } from './session.options.js';
 import { checkSessionData } from './session.schema.js';
 
 /** A session as stored in MongoDB: the data as a document (connect-mongo's `stringify: false` layout). */
-export interface SessionDocument {
+export interface SessionDocument extends Partial<SessionMeta> {
   _id: string;
   session: Record<string, unknown>;
   expires: Date;
-  lastModified?: Date;
+}
+
+/** What the store keeps beside the data: times and the device, recorded at creation and login. */
+export interface SessionMeta {
+  /** When the session was created. */
+  createdAt: Date;
+  /** When its user logged in; the start of the absolute timeout. */
+  loginAt?: Date;
+  /** Last write or touch (as often as touch throttling allows). */
+  lastSeenAt: Date;
+  /** `User-Agent` at login, cut to 256 characters. */
+  userAgent?: string;
+  /** Client address at login (`req.ip`, which honours Express `trust proxy`). */
+  ip?: string;
 }
 
 type Callback<T = void> = (error: unknown, result?: T) => void;
@@ -55,6 +69,8 @@ export class SessionStore extends MongoStore {
   private readonly gone = new WeakSet<object>();
   /** What was last written for a session, so that saving it again unchanged costs nothing. */
   private readonly written = new WeakMap<object, string>();
+  /** Times and device of each live session; of loaded data until express-session makes it a session. */
+  private readonly metas = new WeakMap<object, SessionMeta>();
   private indexes?: Promise<void>;
   private cleanupTimer?: NodeJS.Timeout;
   private unreachable = false;
@@ -65,12 +81,13 @@ export class SessionStore extends MongoStore {
     private readonly settings: ResolvedSessionOptions,
     private readonly client: MongoClient,
     private readonly ownsClient: boolean,
+    private readonly events: SessionEvents,
   ) {
     super({
       client,
       dbName: settings.dbName,
       collectionName: settings.collectionName,
-      ttl: settings.ttl,
+      ttl: settings.idleTimeout,
       touchAfter: settings.touchAfter,
       stringify: false,
       // Cleanup is done below: connect-mongo's own TTL index, when the server refuses it, fails every call.
@@ -108,7 +125,7 @@ export class SessionStore extends MongoStore {
     this.call(() => this.write(sid, session as SessionData & Session), callback);
   }
 
-  override touch(sid: string, session: SessionData & { lastModified?: Date }, callback: Callback = noop): void {
+  override touch(sid: string, session: SessionData, callback: Callback = noop): void {
     this.call(() => this.extend(sid, session), callback);
   }
 
@@ -134,9 +151,27 @@ export class SessionStore extends MongoStore {
 
   /** Marks sessions read from MongoDB, so that saving them can never re-create a deleted document. */
   override createSession(req: Request, data: SessionData): Session & SessionData {
+    const meta = this.metas.get(data);
     const session = super.createSession(req, data);
     this.persisted.add(session);
+    if (meta) this.metas.set(session, meta);
     return session;
+  }
+
+  /** The times and device of a live session (fresh ones for a session not stored yet). */
+  metaOf(session: object): SessionMeta {
+    let meta = this.metas.get(session);
+    if (!meta) {
+      const now = new Date();
+      meta = { createdAt: now, lastSeenAt: now };
+      this.metas.set(session, meta);
+    }
+    return meta;
+  }
+
+  /** Sets what the next write of `session` records beside its data (login time, device). */
+  setMeta(session: object, meta: SessionMeta): void {
+    this.metas.set(session, meta);
   }
 
   /**
@@ -173,12 +208,17 @@ export class SessionStore extends MongoStore {
     );
   }
 
-  /** Deletes the user's sessions, except the one with id `keepId`. Resolves to the number deleted. */
-  async deleteByUser(userId: unknown, keepId?: string): Promise<number> {
+  /**
+   * Deletes the user's sessions: all of them, all `except` one id, or `only` the ids given (never another
+   * user's). Resolves to the number deleted.
+   */
+  async deleteByUser(userId: unknown, select: { except?: string; only?: string | string[] } = {}): Promise<number> {
+    const filter: Record<string, unknown> = { [this.userIdPath]: userId };
+    if (select.except !== undefined) filter._id = { $ne: select.except };
+    if (select.only !== undefined) filter._id = { $in: Array.isArray(select.only) ? select.only : [select.only] };
     return this.bounded(
       this.reconnectable(async () => {
         await this.ensureIndexes();
-        const filter = keepId === undefined ? { [this.userIdPath]: userId } : { [this.userIdPath]: userId, _id: { $ne: keepId } };
         return (await this.collection.deleteMany(filter)).deletedCount;
       }),
     );
@@ -193,66 +233,94 @@ export class SessionStore extends MongoStore {
   }
 
   private async read(sid: string): Promise<SessionData | null> {
-    const document = await this.collection.findOne({ _id: sid, expires: { $gt: new Date() } });
+    const document = await this.collection.findOne({ _id: sid });
     if (!document) return null;
     const stored = storedSession(document.session);
-    if (!stored) return this.reject(sid, 'the stored value is not a session object');
+    const userId = stored?.[this.settings.userIdField];
+    const now = Date.now();
+    if (!(document.expires instanceof Date)) return this.reject(sid, userId, 'it has no expiry date');
+    if (document.expires.getTime() <= now) {
+      // Served by nobody from now on; deleted here rather than by the next cleanup.
+      await this.collection.deleteOne({ _id: sid, expires: { $lte: new Date(now) } });
+      this.events.emit('expired', sessionHandle(sid), userId, this.absoluteDeadline(document) <= now ? 'absolute-timeout' : 'idle-timeout');
+      return null;
+    }
+    if (!stored) return this.reject(sid, undefined, 'the stored value is not a session object');
     let data = sessionData(stored);
     if (this.settings.schema) {
       const verdict = await checkSessionData(this.settings.schema, data);
-      if (!verdict.ok) return this.reject(sid, `it does not match the session schema (${verdict.reason})`);
+      if (!verdict.ok) return this.reject(sid, userId, `it does not match the session schema (${verdict.reason})`);
       data = verdict.data;
     }
-    const session: Record<string, unknown> = Object.assign(Object.create(null), data, { cookie: stored.cookie });
-    if (this.settings.touchAfter > 0 && document.lastModified) session.lastModified = document.lastModified;
-    return session as unknown as SessionData;
+    const session = Object.assign(Object.create(null), data, { cookie: stored.cookie }) as SessionData;
+    const createdAt = document.createdAt instanceof Date ? document.createdAt : new Date(now);
+    this.metas.set(session, {
+      createdAt,
+      loginAt: document.loginAt,
+      lastSeenAt: document.lastSeenAt instanceof Date ? document.lastSeenAt : createdAt,
+      userAgent: document.userAgent,
+      ip: document.ip,
+    });
+    return session;
+  }
+
+  /** When the absolute timeout ends a session that logged in (or was created) at these times. */
+  private absoluteDeadline(meta: Partial<SessionMeta>): number {
+    if (this.settings.absoluteTimeout === undefined) return Number.POSITIVE_INFINITY;
+    const start = meta.loginAt ?? meta.createdAt;
+    return start ? start.getTime() + this.settings.absoluteTimeout * 1000 : Number.POSITIVE_INFINITY;
   }
 
   /** Inserts a session created in this request; updates, never upserts, one that already had a document. */
   private async write(sid: string, session: SessionData & Session): Promise<void> {
     const now = new Date();
-    const fields: Omit<SessionDocument, '_id'> = {
-      session: { ...sessionData(session), cookie: (session.cookie as unknown as { toJSON(): object }).toJSON() },
-      expires: this.expiry(session),
-      ...(this.settings.touchAfter > 0 ? { lastModified: now } : {}),
-    };
+    const meta = this.metaOf(session);
+    const data = { ...sessionData(session), cookie: (session.cookie as unknown as { toJSON(): object }).toJSON() };
+    const expires = this.expiry(meta, now.getTime());
     // An explicit save() followed by express-session's own at the end of the request writes once.
-    const snapshot = `${sid}|${fields.expires.getTime()}|${JSON.stringify(fields.session)}`;
+    const snapshot = `${sid}|${JSON.stringify(data)}`;
     if (this.written.get(session) === snapshot) return;
     if (!this.persisted.has(session)) {
-      await this.collection.insertOne({ _id: sid, ...fields });
+      await this.collection.insertOne({ _id: sid, session: data, expires, ...meta, lastSeenAt: now });
       this.persisted.add(session);
     } else {
-      const { matchedCount } = await this.collection.updateOne({ _id: sid, expires: { $gt: now } }, { $set: fields });
+      const { matchedCount } = await this.collection.updateOne(
+        { _id: sid, expires: { $gt: now } },
+        { $set: { session: data, expires, lastSeenAt: now } },
+      );
       if (matchedCount === 0) {
         this.gone.add(session);
         return;
       }
     }
+    meta.lastSeenAt = now;
     this.written.set(session, snapshot);
   }
 
-  /** Extends the expiry of an unchanged session, at most once per `touchAfter`; never re-creates it. */
-  private async extend(sid: string, session: SessionData & { lastModified?: Date }): Promise<void> {
+  /** Slides the expiry of an unchanged session, at most once per `touchAfter`; never re-creates it. */
+  private async extend(sid: string, session: SessionData): Promise<void> {
+    const meta = this.metaOf(session);
     const now = Date.now();
-    const last = session.lastModified ? new Date(session.lastModified).getTime() : 0;
-    if (this.settings.touchAfter > 0 && now - last < this.settings.touchAfter * 1000) return;
+    if (now - meta.lastSeenAt.getTime() < this.settings.touchAfter * 1000) return;
     const { matchedCount } = await this.collection.updateOne(
       { _id: sid, expires: { $gt: new Date(now) } },
-      { $set: { expires: this.expiry(session), ...(this.settings.touchAfter > 0 ? { lastModified: new Date(now) } : {}) } },
+      { $set: { expires: this.expiry(meta, now), lastSeenAt: new Date(now) } },
     );
     if (matchedCount === 0) this.gone.add(session);
+    else meta.lastSeenAt = new Date(now);
   }
 
-  private expiry(session: SessionData): Date {
-    const expires = session.cookie?.expires;
-    return expires ? new Date(expires) : new Date(Date.now() + this.settings.ttl * 1000);
+  /** Idle timeout from now, capped by the absolute timeout since login. */
+  private expiry(meta: SessionMeta, now: number): Date {
+    return new Date(Math.min(now + this.settings.idleTimeout * 1000, this.absoluteDeadline(meta)));
   }
 
   /** Deletes a stored document that cannot be served, and logs why, once (it is gone afterwards). */
-  private async reject(sid: string, reason: string): Promise<null> {
-    this.logger.warn(`Stored session ${sessionHandle(sid)} was discarded: ${reason}.`);
+  private async reject(sid: string, userId: unknown, reason: string): Promise<null> {
+    const handle = sessionHandle(sid);
+    this.logger.warn(`Stored session ${handle} was discarded: ${reason}.`);
     await this.collection.deleteOne({ _id: sid });
+    this.events.emit('invalid', handle, userId, reason);
     return null;
   }
 

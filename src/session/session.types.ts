@@ -38,8 +38,18 @@ export interface SessionInfo<S extends object = AppSessionData> {
   handle: string;
   /** `true` for the session of the request that asked. */
   current: boolean;
+  /** When the session was created. */
+  createdAt?: Date;
+  /** When its user logged in. */
+  loginAt?: Date;
+  /** When it was last used (as precisely as touch throttling records it). */
+  lastSeenAt?: Date;
   /** When the session expires unless it is used again. */
   expiresAt: Date;
+  /** `User-Agent` at login. */
+  userAgent?: string;
+  /** Client address at login (honours Express `trust proxy`). */
+  ip?: string;
   /** The session's data. */
   data: Readonly<Partial<S>>;
 }

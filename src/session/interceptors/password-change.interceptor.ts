@@ -54,10 +54,10 @@ export class PasswordChangeInterceptor implements NestInterceptor {
       return;
     }
     if (options.logoutCurrent) {
-      await this.sessions.destroyAllForUser(userId);
+      await this.sessions.destroyAllForUser(userId, { reason: 'password-change' });
       return;
     }
     await this.sessions.regenerate({ keep: true });
-    await this.sessions.destroyAllForUser(userId, { exceptCurrent: true });
+    await this.sessions.destroyAllForUser(userId, { exceptCurrent: true, reason: 'password-change' });
   }
 }

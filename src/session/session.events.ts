@@ -1,0 +1,74 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { SESSION_SETTINGS } from './session.internal-constants.js';
+import type { ResolvedSessionOptions } from './session.options.js';
+import type { SessionUserId } from './session.types.js';
+
+/** What happened to a session. */
+export type SessionEventType = 'created' | 'destroyed' | 'revoked' | 'expired' | 'invalid';
+
+/**
+ * Why: `login` (created); `logout` (destroyed); `password-change`, `revoke`, `revoke-all`, `session-limit`
+ * (revoked); `idle-timeout`, `absolute-timeout` (expired); the validation failure (invalid).
+ */
+export type SessionEventReason =
+  | 'login'
+  | 'logout'
+  | 'password-change'
+  | 'revoke'
+  | 'revoke-all'
+  | 'session-limit'
+  | 'idle-timeout'
+  | 'absolute-timeout'
+  | (string & {});
+
+/** A session lifecycle event. It never carries the session id: `handle` identifies the session. */
+export interface SessionEvent {
+  type: SessionEventType;
+  /** The session's public handle, as `listForUser` shows it. */
+  handle: string;
+  /** The user of the session, when it had one. */
+  userId?: SessionUserId;
+  reason: SessionEventReason;
+  at: Date;
+}
+
+/** Event names used on `@nestjs/event-emitter`: `session.created`, `session.revoked`, … */
+export const SESSION_EVENT_PREFIX = 'session.';
+
+interface Emitter {
+  emit(event: string, payload: unknown): unknown;
+}
+
+/** Delivers lifecycle events to the `onEvent` option and, when the application has it, to `@nestjs/event-emitter`. */
+@Injectable()
+export class SessionEvents implements OnApplicationBootstrap {
+  private readonly logger = new Logger('SessionModule');
+  private emitter?: Emitter;
+
+  constructor(
+    @Inject(SESSION_SETTINGS) private readonly settings: ResolvedSessionOptions,
+    private readonly moduleRef: ModuleRef,
+  ) {}
+
+  /** Finds `EventEmitter2` when the application registered `EventEmitterModule`; it is optional. */
+  async onApplicationBootstrap(): Promise<void> {
+    try {
+      const { EventEmitter2 } = await import('@nestjs/event-emitter');
+      this.emitter = this.moduleRef.get<Emitter>(EventEmitter2, { strict: false });
+    } catch {
+      this.emitter = undefined; // not installed, or EventEmitterModule not imported
+    }
+  }
+
+  emit(type: SessionEventType, handle: string, userId: unknown, reason: SessionEventReason): void {
+    const event: SessionEvent = { type, handle, reason, at: new Date() };
+    if (userId !== undefined && userId !== null) event.userId = userId as SessionUserId;
+    try {
+      this.settings.onEvent?.(event);
+      this.emitter?.emit(`${SESSION_EVENT_PREFIX}${type}`, event);
+    } catch (error) {
+      this.logger.error(`A session event listener failed on ${type}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+}
