@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { cookieFrom, sessionIdOf, setCookieFor, tamper } from './support/cookies.js';
+import { cookieFrom, handleOf, sessionIdOf, setCookieFor, tamper } from './support/cookies.js';
 import type { TestDatabase } from './support/database.js';
 import { startExampleApp } from './support/example-app.js';
+import { SessionAuditListener } from '../src/app/session-audit.listener.js';
 
 let app: INestApplication;
 let db: TestDatabase;
@@ -113,6 +114,7 @@ describe('logout', () => {
 
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ loggedOut: true });
+    expect(response.headers['cache-control']).toBe('no-store');
     const cleared = setCookieFor(response)!;
     expect(cleared).toMatch(/^sid=;/);
     expect(cleared).toContain('Path=/');
@@ -203,6 +205,41 @@ describe('GET /auth/sessions', () => {
     const text = JSON.stringify(response.body);
     for (const { cookie } of [first, second]) expect(text).not.toContain(sessionIdOf(cookie));
     expect(text).not.toContain('u-bob');
+  });
+});
+
+describe('DELETE /auth/sessions/:handle', () => {
+  it("ends one of the user's devices (204, no-store); another user's or an unknown handle is 404", async () => {
+    const phone = await login('alice');
+    const laptop = (await login('alice')).cookie;
+    const listed = await http().get('/auth/sessions').set('Cookie', laptop);
+    const phoneHandle = handleOf(phone.cookie);
+    expect(listed.body.map((s: { handle: string }) => s.handle)).toContain(phoneHandle);
+    expect(listed.body[0]).toEqual(expect.objectContaining({ ip: '127.0.0.1', lastSeenAt: expect.any(String) }));
+
+    const bobs = (await http().get('/auth/sessions').set('Cookie', (await login('bob', 'bob-new-password')).cookie)).body;
+    const notMine = await http().delete(`/auth/sessions/${bobs[0].handle}`).set('Cookie', laptop);
+    expect(notMine.status).toBe(404);
+    expect((await http().delete('/auth/sessions/unknown-handle').set('Cookie', laptop)).status).toBe(404);
+
+    const revoked = await http().delete(`/auth/sessions/${phoneHandle}`).set('Cookie', laptop);
+    expect(revoked.status).toBe(204);
+    expect(revoked.headers['cache-control']).toBe('no-store');
+    expect(await db.sessions().countDocuments({ _id: sessionIdOf(phone.cookie) })).toBe(0);
+    expect((await http().get('/me').set('Cookie', phone.cookie)).status).toBe(401);
+    expect((await http().get('/me').set('Cookie', laptop)).status).toBe(200);
+  });
+});
+
+describe('lifecycle events through @nestjs/event-emitter', () => {
+  it('reach the application listener, with handles and no session ids', async () => {
+    const audit = app.get(SessionAuditListener);
+    const seen = audit.recent.length;
+    const { cookie } = await login('alice');
+    await http().post('/auth/logout').set('Cookie', cookie).expect(200);
+    const events = audit.recent.slice(seen);
+    expect(events.map((e) => `${e.type}:${e.reason}:${String(e.userId)}`)).toEqual(['created:login:u-alice', 'destroyed:logout:u-alice']);
+    expect(JSON.stringify(events)).not.toContain(sessionIdOf(cookie));
   });
 });
 

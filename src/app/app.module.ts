@@ -2,9 +2,11 @@ import './session-data.js';
 import { Logger, Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { APP_GUARD } from '@nestjs/core';
+import { EventEmitterModule } from '@nestjs/event-emitter';
 import { AuthGuard, SessionModule, type AutoRemoveMode } from 'nestjs-typed-session';
 import { AuthController } from './auth.controller.js';
 import { MeController } from './me.controller.js';
+import { SessionAuditListener } from './session-audit.listener.js';
 import { sessionSchema } from './session-schema.js';
 import { UsersService } from './users.service.js';
 
@@ -13,6 +15,7 @@ const DEV_SECRET = 'example-app-dev-secret-not-for-production';
 @Module({
   imports: [
     ConfigModule.forRoot({ ignoreEnvFile: true }),
+    EventEmitterModule.forRoot({ wildcard: true }),
     SessionModule.forRootAsync({
       imports: [ConfigModule],
       inject: [ConfigService],
@@ -25,11 +28,16 @@ const DEV_SECRET = 'example-app-dev-secret-not-for-production';
           dbName: config.get<string>('SESSION_DB_NAME', 'nestjs-typed-session-example'),
           autoRemove: config.get<AutoRemoveMode>('SESSION_AUTO_REMOVE', 'native'),
           schema: sessionSchema,
+          // OWASP-style timeouts: 30 minutes idle, 12 hours since login however active.
+          idleTimeout: Number(config.get('SESSION_IDLE_TIMEOUT', 30 * 60)),
+          absoluteTimeout: Number(config.get('SESSION_ABSOLUTE_TIMEOUT', 12 * 60 * 60)),
+          maxSessionsPerUser: Number(config.get('SESSION_MAX_PER_USER', 5)),
+          cookie: { hostPrefix: config.get('SESSION_HOST_PREFIX') === '1' },
         };
       },
     }),
   ],
   controllers: [AuthController, MeController],
-  providers: [UsersService, { provide: APP_GUARD, useClass: AuthGuard }],
+  providers: [UsersService, SessionAuditListener, { provide: APP_GUARD, useClass: AuthGuard }],
 })
 export class AppModule {}

@@ -1,4 +1,17 @@
-import { BadRequestException, Body, Controller, ForbiddenException, Get, HttpCode, Post, UnauthorizedException, UseInterceptors } from '@nestjs/common';
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Delete,
+  ForbiddenException,
+  Get,
+  HttpCode,
+  NotFoundException,
+  Param,
+  Post,
+  UnauthorizedException,
+  UseInterceptors,
+} from '@nestjs/common';
 import { LogoutInterceptor, PasswordChange, Public, Session, SessionService, type SessionValue } from 'nestjs-typed-session';
 import { UsersService } from './users.service.js';
 
@@ -51,10 +64,25 @@ export class AuthController {
     return { changed: true };
   }
 
-  /** The user's live sessions, by public handle. */
+  /** The user's live sessions (devices), by public handle. */
   @Get('sessions')
   async list(@Session('userId') userId: SessionValue<'userId'>) {
     const sessions = await this.sessions.listForUser(userId!);
-    return sessions.map(({ handle, current, expiresAt }) => ({ handle, current, expiresAt }));
+    return sessions.map(({ handle, current, createdAt, lastSeenAt, expiresAt, userAgent, ip }) => ({
+      handle,
+      current,
+      createdAt,
+      lastSeenAt,
+      expiresAt,
+      userAgent,
+      ip,
+    }));
+  }
+
+  /** Ends one of the user's sessions; another user's handle is "not found", like an unknown one. */
+  @Delete('sessions/:handle')
+  @HttpCode(204)
+  async revoke(@Session('userId') userId: SessionValue<'userId'>, @Param('handle') handle: string) {
+    if (!(await this.sessions.revoke(userId!, handle))) throw new NotFoundException('No such session');
   }
 }

@@ -1,10 +1,18 @@
 export * from './decorators/index.js';
 export * from './interceptors/index.js';
-export { SessionDataError, SessionNotAvailableError, SessionOptionsError, SessionStoreError } from './session.errors.js';
+export {
+  SessionDataError,
+  SessionEndedError,
+  SessionNotAvailableError,
+  SessionOptionsError,
+  SessionStoreError,
+} from './session.errors.js';
+export { SESSION_EVENT_PREFIX, type SessionEvent, type SessionEventReason, type SessionEventType } from './session.events.js';
 export { AuthGuard } from './session.guard.js';
 export { SessionModule } from './session.module.js';
 export type { SessionModuleExtras } from './session.module-definition.js';
-export type { AutoRemoveMode, SessionCookieOptions, SessionModuleOptions } from './session.options.js';
+export type { AutoRemoveMode, SessionCookieOptions, SessionLimitPolicy, SessionModuleOptions } from './session.options.js';
+export type { SessionSchema, StandardSchemaV1 } from './session.schema.js';
 export { SessionService, type DestroyAllOptions, type RegenerateOptions } from './session.service.js';
 export type {
   AppSessionData,

@@ -1,4 +1,4 @@
-import { ForbiddenException, Inject, Injectable } from '@nestjs/common';
+import { ForbiddenException, HttpException, Inject, Injectable } from '@nestjs/common';
 import type { Session as ExpressSession } from 'express-session';
 import { assertStorable, fields, sessionData } from './session.data.js';
 import { SessionDataError, SessionEndedError, SessionNotAvailableError, SessionStoreError } from './session.errors.js';
@@ -162,18 +162,28 @@ export class SessionService<S extends object = AppSessionData> {
     }
     for (const [key, value] of Object.entries(data)) assertStorable(key, value);
     const { req } = this.context('login');
-    await this.regenerate();
-    this.patch(data);
-    const now = new Date();
-    this.store.setMeta(req.session, {
-      createdAt: now,
-      loginAt: now,
-      lastSeenAt: now,
-      userAgent: req.get('user-agent')?.slice(0, 256),
-      ip: req.ip,
-    });
-    await this.save();
-    await this.enforceSessionLimit(userId, req.session.id);
+    const open = async () => {
+      await this.regenerate();
+      this.patch(data);
+      const now = new Date();
+      this.store.setMeta(req.session, {
+        createdAt: now,
+        loginAt: now,
+        lastSeenAt: now,
+        userAgent: req.get('user-agent')?.slice(0, 256),
+        ip: req.ip,
+      });
+      await this.save();
+    };
+    if (this.settings.maxSessionsPerUser === undefined) await open();
+    else {
+      await callStoreAsync('apply the session limit', () =>
+        this.store.withUserLock(userId, async () => {
+          await this.makeRoom(userId, this.settings.maxSessionsPerUser!);
+          await open();
+        }),
+      );
+    }
     this.events.emit('created', sessionHandle(req.session.id), userId, 'login');
   }
 
@@ -265,21 +275,20 @@ export class SessionService<S extends object = AppSessionData> {
     this.noStore();
   }
 
-  /** Applies `maxSessionsPerUser` right after the login wrote session `ownId`. */
-  private async enforceSessionLimit(userId: unknown, ownId: string): Promise<void> {
-    const limit = this.settings.maxSessionsPerUser;
-    if (limit === undefined) return;
-    const sessions = await callStoreAsync('list the sessions', () => this.store.findByUser(userId));
-    if (sessions.length <= limit) return;
-    // One order for every concurrent login (oldest login first, then id), so that they agree on who goes.
-    sessions.sort((a, b) => loginTime(a) - loginTime(b) || (a._id < b._id ? -1 : 1));
+  /**
+   * Makes room for one more session of the user, under the per-user lock: ends the oldest sessions, or
+   * refuses the login (`onSessionLimit: 'refuse'`). The current session, replaced by the login, does not count.
+   */
+  private async makeRoom(userId: unknown, limit: number): Promise<void> {
+    const currentId = sessionContext.getStore()?.req.session?.id;
+    const sessions = (await this.store.findByUser(userId)).filter((document) => document._id !== currentId);
+    if (sessions.length < limit) return;
     if (this.settings.onSessionLimit === 'refuse') {
-      if (sessions.slice(0, limit).some((document) => document._id === ownId)) return;
-      await this.end('revoked', 'session-limit');
       throw new ForbiddenException(`Too many active sessions for this account (at most ${limit}): log out on another device first.`);
     }
-    const evicted = sessions.filter((document) => document._id !== ownId).slice(0, sessions.length - limit);
-    await callStoreAsync('end the oldest sessions', () => this.store.deleteByUser(userId, { only: evicted.map((d) => d._id) }));
+    sessions.sort((a, b) => loginTime(a) - loginTime(b));
+    const evicted = sessions.slice(0, sessions.length - limit + 1);
+    await this.store.deleteByUser(userId, { only: evicted.map((document) => document._id) });
     for (const document of evicted) this.events.emit('revoked', sessionHandle(document._id), userId, 'session-limit');
   }
 
@@ -315,11 +324,12 @@ function callStore(action: string, run: (done: (error?: unknown) => void) => voi
   });
 }
 
+/** Runs a store call; a failure of the store becomes `SessionStoreError`, an HTTP answer stays as it is. */
 async function callStoreAsync<T>(action: string, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
-    throw new SessionStoreError(action, error);
+    throw error instanceof HttpException ? error : new SessionStoreError(action, error);
   }
 }
 

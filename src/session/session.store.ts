@@ -224,6 +224,35 @@ export class SessionStore extends MongoStore {
     );
   }
 
+  /**
+   * Runs `critical` while holding a per-user lock (a document in `<collection>_locks`), so that concurrent
+   * logins of one user are applied one after the other. A lock left by a crashed process expires after
+   * `storeTimeoutMs`.
+   *
+   * @throws StoreTimeoutError when the lock stays taken for longer than `storeTimeoutMs`.
+   */
+  async withUserLock<T>(userId: unknown, critical: () => Promise<T>): Promise<T> {
+    const locks = this.client.db(this.settings.dbName).collection<{ _id: string; until: Date }>(`${this.settings.collectionName}_locks`);
+    const _id = JSON.stringify(userId);
+    const deadline = Date.now() + this.settings.storeTimeoutMs;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.reconnectable(() => locks.insertOne({ _id, until: new Date(Date.now() + this.settings.storeTimeoutMs) }));
+        break;
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== 11000) throw error;
+        await locks.deleteOne({ _id, until: { $lt: new Date() } }); // taken over from a crashed holder
+        if (Date.now() > deadline) throw new StoreTimeoutError('another login of this user holds the session-limit lock');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(50, 2 * attempt) + Math.random() * 5));
+      }
+    }
+    try {
+      return await critical();
+    } finally {
+      await locks.deleteOne({ _id }).catch(noop);
+    }
+  }
+
   /** Stops the cleanup timer and closes the client when the module created it. */
   override async close(): Promise<void> {
     this.closing = true;
@@ -239,10 +268,13 @@ export class SessionStore extends MongoStore {
     const userId = stored?.[this.settings.userIdField];
     const now = Date.now();
     if (!(document.expires instanceof Date)) return this.reject(sid, userId, 'it has no expiry date');
-    if (document.expires.getTime() <= now) {
+    // The timeouts in force now decide, also for sessions written under longer ones.
+    const idleDeadline = document.lastSeenAt instanceof Date ? document.lastSeenAt.getTime() + this.settings.idleTimeout * 1000 : Infinity;
+    const absoluteDeadline = this.absoluteDeadline(document);
+    if (Math.min(document.expires.getTime(), idleDeadline, absoluteDeadline) <= now) {
       // Served by nobody from now on; deleted here rather than by the next cleanup.
-      await this.collection.deleteOne({ _id: sid, expires: { $lte: new Date(now) } });
-      this.events.emit('expired', sessionHandle(sid), userId, this.absoluteDeadline(document) <= now ? 'absolute-timeout' : 'idle-timeout');
+      await this.collection.deleteOne({ _id: sid });
+      this.events.emit('expired', sessionHandle(sid), userId, absoluteDeadline <= now ? 'absolute-timeout' : 'idle-timeout');
       return null;
     }
     if (!stored) return this.reject(sid, undefined, 'the stored value is not a session object');
@@ -281,7 +313,8 @@ export class SessionStore extends MongoStore {
     const snapshot = `${sid}|${JSON.stringify(data)}`;
     if (this.written.get(session) === snapshot) return;
     if (!this.persisted.has(session)) {
-      await this.collection.insertOne({ _id: sid, session: data, expires, ...meta, lastSeenAt: now });
+      const recorded = Object.fromEntries(Object.entries(meta).filter(([, value]) => value !== undefined));
+      await this.collection.insertOne({ _id: sid, session: data, expires, ...recorded, lastSeenAt: now });
       this.persisted.add(session);
     } else {
       const { matchedCount } = await this.collection.updateOne(

@@ -3,9 +3,11 @@ import {
   BadRequestException,
   Body,
   Controller,
+  Delete,
   Get,
   HttpCode,
   Module,
+  Param,
   Post,
   UseGuards,
   UseInterceptors,
@@ -13,6 +15,7 @@ import {
   type INestApplication,
   type LoggerService,
 } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import {
   AuthGuard,
@@ -209,6 +212,18 @@ class ScenarioController {
     return { ok: true };
   }
 
+  @Get('sessions')
+  @UseGuards(AuthGuard)
+  listSessions(@Session('userId') userId: SessionValue<'userId'>) {
+    return this.sessions.listForUser(userId!);
+  }
+
+  @Delete('sessions/:handle')
+  @UseGuards(AuthGuard)
+  async revokeSession(@Session('userId') userId: SessionValue<'userId'>, @Param('handle') handle: string) {
+    return { revoked: await this.sessions.revoke(userId!, handle) };
+  }
+
   @Post('held-logout')
   @HttpCode(200)
   @UseInterceptors(LogoutInterceptor)
@@ -229,13 +244,21 @@ export function scenarioOptions(db: TestDatabase, overrides: Partial<SessionModu
   };
 }
 
-/** A Nest app with `SessionModule` as given and the scenario routes; logs go to `logger` when given. */
-export async function startScenarioApp(sessionModule: DynamicModule, logger?: LoggerService): Promise<INestApplication> {
+/**
+ * A Nest app with `SessionModule` as given and the scenario routes; logs go to `logger` when given.
+ * `trustProxy` lets tests act as HTTPS clients behind a proxy (`X-Forwarded-Proto`, `X-Forwarded-For`).
+ */
+export async function startScenarioApp(
+  sessionModule: DynamicModule,
+  logger?: LoggerService,
+  options: { trustProxy?: boolean } = {},
+): Promise<INestApplication> {
   @Module({ imports: [sessionModule], controllers: [ScenarioController] })
   class ScenarioModule {}
 
   const moduleRef = await Test.createTestingModule({ imports: [ScenarioModule] }).compile();
-  const app = moduleRef.createNestApplication({ logger: logger ?? false });
+  const app = moduleRef.createNestApplication<NestExpressApplication>({ logger: logger ?? false });
+  if (options.trustProxy) app.set('trust proxy', 1);
   await app.init();
   return app;
 }

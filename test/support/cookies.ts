@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { Response } from 'supertest';
 
 /** The `Set-Cookie` header lines of a response. */
@@ -37,4 +37,9 @@ export function tamper(cookie: string): string {
 export function signedCookie(id: string, secret: string, name = 'sid'): string {
   const signature = createHmac('sha256', secret).update(id).digest('base64').replace(/=+$/, '');
   return `${name}=${encodeURIComponent(`s:${id}.${signature}`)}`;
+}
+
+/** The public handle `listForUser` shows for the session of a cookie (a hash of its id). */
+export function handleOf(cookie: string): string {
+  return createHash('sha256').update(sessionIdOf(cookie)).digest('base64url').slice(0, 22);
 }

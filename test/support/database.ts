@@ -7,7 +7,11 @@ export interface StoredSession {
   _id: string;
   session: Record<string, unknown> & { cookie: Record<string, unknown> };
   expires: Date;
-  lastModified?: Date;
+  createdAt?: Date;
+  loginAt?: Date;
+  lastSeenAt?: Date;
+  userAgent?: string;
+  ip?: string;
 }
 
 /** The URI of the real server the global setup found or started. */
