@@ -5,6 +5,7 @@ import {
   Session,
   SessionModule,
   SessionService,
+  type SessionEvent,
   type SessionInfo,
   type SessionValue,
   type UserSession,
@@ -110,6 +111,27 @@ SessionModule.forRoot({
   // @ts-expect-error the predicate sees the declared shape
   isAuthenticated: (session) => session.rol === 'admin',
 });
+// account security options are typed
+SessionModule.forRoot({
+  secret: 's',
+  uri: 'mongodb://localhost',
+  idleTimeout: 1800,
+  absoluteTimeout: 43_200,
+  maxSessionsPerUser: 3,
+  onSessionLimit: 'refuse',
+  cookie: { hostPrefix: true },
+  onEvent: (event: SessionEvent) => {
+    const kind: 'created' | 'destroyed' | 'revoked' | 'expired' | 'invalid' = event.type;
+    const who: string | undefined = event.userId;
+    return [kind, who];
+  },
+});
+// @ts-expect-error unknown session-limit policy
+SessionModule.forRoot({ secret: 's', uri: 'mongodb://localhost', onSessionLimit: 'kick' });
+void sessions.revoke('u1', 'handle');
+// @ts-expect-error revoke takes the declared user id type
+void sessions.revoke(1, 'handle');
+
 // @ts-expect-error unknown cleanup mode
 SessionModule.forRoot({ secret: 's', uri: 'mongodb://localhost', autoRemove: 'ttl' });
 
