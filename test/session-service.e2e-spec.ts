@@ -72,6 +72,16 @@ describe('get / set / patch / unset / save', () => {
     expect(await db.sessions().findOne({ _id: id })).toEqual(before);
     expect(({} as Record<string, unknown>).x).toBeUndefined();
   });
+
+  it('refuses to set the user id outside login(), which rotates the id first (no fixation)', async () => {
+    const visit = await http().post('/s/visit');
+    const cookie = cookieFrom(visit);
+    const response = await http().post('/s/bad-key').set('Cookie', cookie).send({ key: 'userId' });
+    expect(response.status).toBe(400);
+    expect(response.body.message).toBe('"userId" (the user id) is set by login() only, which rotates the session id first.');
+    expect((await db.sessions().findOne({ _id: sessionIdOf(cookie) }))?.session).not.toHaveProperty('userId');
+    expect((await http().get('/s/guarded').set('Cookie', cookie)).status).toBe(401);
+  });
 });
 
 describe('regenerate', () => {

@@ -71,8 +71,9 @@ export class SessionService<S extends object = AppSessionData> {
    * Stores `value` under `key`; written to MongoDB when the response ends (or by `save()`). `undefined`
    * removes the key.
    *
-   * @throws SessionDataError for a reserved or unsafe key (`cookie`, `__proto__`, `$…`, `a.b`) or a value
-   * that cannot be stored as it is (a function, a class instance, a circular object…); nothing is written.
+   * @throws SessionDataError for a reserved or unsafe key (`cookie`, `__proto__`, `$…`, `a.b`), for the
+   * user-id field (only `login()` sets it, after rotating the id), or for a value that cannot be stored as it
+   * is (a function, a class instance, a circular object…); nothing is written.
    */
   set<K extends SessionKey<S>>(key: K, value: S[K]): void {
     this.patch({ [key]: value } as unknown as Partial<S>);
@@ -90,13 +91,12 @@ export class SessionService<S extends object = AppSessionData> {
    * @throws SessionDataError as `set` does.
    */
   patch(values: Partial<S>): void {
-    const session = fields(this.require('patch'));
-    const entries = Object.entries(values);
-    for (const [key, value] of entries) assertStorable(key, value);
-    for (const [key, value] of entries) {
-      if (value === undefined) delete session[key];
-      else session[key] = value;
+    if (this.settings.userIdField in values) {
+      throw new SessionDataError(
+        `"${this.settings.userIdField}" (the user id) is set by login() only, which rotates the session id first.`,
+      );
     }
+    this.write(values);
   }
 
   /** `true` when the current session is authenticated (see the `isAuthenticated` option). */
@@ -164,7 +164,7 @@ export class SessionService<S extends object = AppSessionData> {
     const { req } = this.context('login');
     const open = async () => {
       await this.regenerate();
-      this.patch(data);
+      this.write(data);
       const now = new Date();
       this.store.setMeta(req.session, {
         createdAt: now,
@@ -290,6 +290,17 @@ export class SessionService<S extends object = AppSessionData> {
     const evicted = sessions.slice(0, sessions.length - limit + 1);
     await this.store.deleteByUser(userId, { only: evicted.map((document) => document._id) });
     for (const document of evicted) this.events.emit('revoked', sessionHandle(document._id), userId, 'session-limit');
+  }
+
+  /** Checks every field, then stores them (`undefined` removes one). */
+  private write(values: object): void {
+    const session = fields(this.require('patch'));
+    const entries = Object.entries(values);
+    for (const [key, value] of entries) assertStorable(key, value);
+    for (const [key, value] of entries) {
+      if (value === undefined) delete session[key];
+      else session[key] = value;
+    }
   }
 
   private noStore(): void {

@@ -22,7 +22,6 @@ import {
   LogoutInterceptor,
   PasswordChange,
   Session,
-  SessionModule,
   SessionService,
   type SessionModuleOptions,
   type SessionValue,
