@@ -96,7 +96,8 @@ export class SessionService<S extends object = AppSessionData> {
         `"${this.settings.userIdField}" (the user id) is set by login() only, which rotates the session id first.`,
       );
     }
-    this.write(values);
+    for (const [key, value] of Object.entries(values)) assertStorable(key, value);
+    this.apply(values);
   }
 
   /** `true` when the current session is authenticated (see the `isAuthenticated` option). */
@@ -164,7 +165,7 @@ export class SessionService<S extends object = AppSessionData> {
     const { req } = this.context('login');
     const open = async () => {
       await this.regenerate();
-      this.write(data);
+      this.apply(data); // checked above, before the old session was given up
       const now = new Date();
       this.store.setMeta(req.session, {
         createdAt: now,
@@ -292,12 +293,10 @@ export class SessionService<S extends object = AppSessionData> {
     for (const document of evicted) this.events.emit('revoked', sessionHandle(document._id), userId, 'session-limit');
   }
 
-  /** Checks every field, then stores them (`undefined` removes one). */
-  private write(values: object): void {
+  /** Stores checked fields (`undefined` removes one). */
+  private apply(values: object): void {
     const session = fields(this.require('patch'));
-    const entries = Object.entries(values);
-    for (const [key, value] of entries) assertStorable(key, value);
-    for (const [key, value] of entries) {
+    for (const [key, value] of Object.entries(values)) {
       if (value === undefined) delete session[key];
       else session[key] = value;
     }

@@ -110,7 +110,7 @@ export class SessionStore extends MongoStore {
       this.cleanupTimer.unref();
     }
     try {
-      await this.bounded(this.reconnectable(() => this.ensureIndexes()));
+      await this.run(() => this.ensureIndexes());
     } catch (error) {
       if (error instanceof SessionOptionsError) throw error;
       this.failed(error);
@@ -185,9 +185,7 @@ export class SessionStore extends MongoStore {
   /** Deletes expired documents; what `autoRemove: 'interval'` runs on its timer. */
   async removeExpired(): Promise<number> {
     try {
-      const { deletedCount } = await this.bounded(
-        this.reconnectable(() => this.collection.deleteMany({ expires: { $lt: new Date() } })),
-      );
+      const { deletedCount } = await this.run(() => this.collection.deleteMany({ expires: { $lt: new Date() } }));
       return deletedCount;
     } catch (error) {
       this.failed(error);
@@ -197,15 +195,13 @@ export class SessionStore extends MongoStore {
 
   /** The user's sessions that have not expired, through the user-id index. */
   async findByUser(userId: unknown): Promise<SessionDocument[]> {
-    return this.bounded(
-      this.reconnectable(async () => {
-        await this.ensureIndexes();
-        return this.collection
-          .find({ [this.userIdPath]: userId, expires: { $gt: new Date() } })
-          .sort({ expires: -1 })
-          .toArray();
-      }),
-    );
+    return this.run(async () => {
+      await this.ensureIndexes();
+      return this.collection
+        .find({ [this.userIdPath]: userId, expires: { $gt: new Date() } })
+        .sort({ expires: -1 })
+        .toArray();
+    });
   }
 
   /**
@@ -216,12 +212,10 @@ export class SessionStore extends MongoStore {
     const filter: Record<string, unknown> = { [this.userIdPath]: userId };
     if (select.except !== undefined) filter._id = { $ne: select.except };
     if (select.only !== undefined) filter._id = { $in: Array.isArray(select.only) ? select.only : [select.only] };
-    return this.bounded(
-      this.reconnectable(async () => {
-        await this.ensureIndexes();
-        return (await this.collection.deleteMany(filter)).deletedCount;
-      }),
-    );
+    return this.run(async () => {
+      await this.ensureIndexes();
+      return (await this.collection.deleteMany(filter)).deletedCount;
+    });
   }
 
   /**
@@ -359,7 +353,7 @@ export class SessionStore extends MongoStore {
 
   /** Runs a store operation for express-session: bounded in time, outages logged, callback style. */
   private call<T>(operation: () => Promise<T>, callback: Callback<T>): void {
-    this.bounded(this.reconnectable(operation)).then(
+    this.run(operation).then(
       (result) => {
         this.recovered();
         callback(null, result);
@@ -369,6 +363,11 @@ export class SessionStore extends MongoStore {
         callback(error);
       },
     );
+  }
+
+  /** Runs a store operation: reconnecting if needed, bounded by `storeTimeoutMs`. */
+  private run<T>(operation: () => Promise<T>): Promise<T> {
+    return this.bounded(this.reconnectable(operation));
   }
 
   /**
