@@ -1,0 +1,47 @@
+import autocannon from 'autocannon';
+
+/** One load run's figures. */
+export interface LoadResult {
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  requests: number;
+}
+
+/**
+ * Runs autocannon against `GET <url>/me`, each request carrying the next of `cookies` (round robin, so the
+ * sessions are spread over all connections). Rejects when any answer is not a 2xx: figures of failing
+ * requests are not figures.
+ */
+export async function loadRun(url: string, cookies: string[], options: { connections: number; duration?: number; amount?: number }): Promise<LoadResult> {
+  let next = 0;
+  const result = await autocannon({
+    url,
+    connections: options.connections,
+    ...(options.amount === undefined ? { duration: options.duration } : { amount: options.amount }),
+    requests: [
+      {
+        method: 'GET',
+        path: '/me',
+        setupRequest: (request) => {
+          const cookie = cookies[next++ % cookies.length]!;
+          return { ...request, headers: { ...request.headers, cookie } };
+        },
+      },
+    ],
+  });
+  const failed = result.non2xx + result.errors + result.timeouts;
+  if (failed > 0) {
+    throw new Error(
+      `${url}/me: ${failed} of ${result.requests.sent} requests failed (non-2xx ${result.non2xx}, errors ${result.errors}, ` +
+        `timeouts ${result.timeouts}; status codes ${JSON.stringify(result.statusCodeStats)})`,
+    );
+  }
+  return { requestsPerSecond: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, requests: result['2xx'] };
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}

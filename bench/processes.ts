@@ -1,0 +1,86 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { freePort } from '#scripts/mongo-server.mjs';
+
+/** How a setup is started and logged in. */
+export interface SetupSpec {
+  name: string;
+  /** Node script (built JavaScript) that serves the setup on `PORT`. */
+  script: string;
+  /** Login route and body; its session document is the template of the benchmark's sessions. */
+  login: { path: string; body?: object };
+  env?: Record<string, string>;
+}
+
+/** A setup running in its own Node process on 127.0.0.1. */
+export class SetupProcess {
+  private output = '';
+
+  private constructor(
+    readonly spec: SetupSpec,
+    readonly port: number,
+    private readonly child: ChildProcess,
+  ) {
+    const keep = (chunk: Buffer) => (this.output = (this.output + chunk.toString()).slice(-4000));
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts the setup against `uri` and database `dbName`; resolves once it answers HTTP. */
+  static async start(spec: SetupSpec, uri: string, dbName: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<SetupProcess> {
+    const port = await freePort();
+    const child = spawn(process.execPath, [...nodeArgs, spec.script], {
+      env: { ...process.env, ...env, ...spec.env, MONGODB_URI: uri, SESSION_DB_NAME: dbName, PORT: String(port), NODE_ENV: 'production' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const setup = new SetupProcess(spec, port, child);
+    await setup.ready();
+    return setup;
+  }
+
+  /** Resident memory of the process, in MiB (Linux `/proc`). */
+  rssMiB(): number | undefined {
+    try {
+      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.child.pid}/status`, 'utf8'));
+      return match ? Number(match[1]) / 1024 : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.kill('SIGINT');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  private async ready(): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    const exited = new Promise<never>((_, reject) =>
+      this.child.once('exit', (code, signal) =>
+        reject(new Error(`${this.spec.name} exited (${signal ?? code}) before answering:\n${this.output.trim()}`)),
+      ),
+    );
+    exited.catch(() => {});
+    while (Date.now() < deadline) {
+      const answered = await Promise.race([
+        fetch(`${this.url}/me`).then(
+          () => true,
+          () => false,
+        ),
+        exited,
+      ]);
+      if (answered) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await this.stop();
+    throw new Error(`${this.spec.name} did not answer within 30 s:\n${this.output.trim()}`);
+  }
+}

@@ -1,0 +1,141 @@
+// `npm run bench`: what the session layer costs per request, against the setups users would pick instead.
+// Prints a markdown table and writes it to bench/results.md. See README.md, "Benchmark".
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { MongoClient, type Document } from 'mongodb';
+import { startMongo } from '#scripts/mongo-server.mjs';
+import { loadRun, median, type LoadResult } from './load.js';
+import { timePerUserOperations, type PerUserTimes } from './per-user.js';
+import { SetupProcess, type SetupSpec } from './processes.js';
+import { renderReport, type SetupFigures } from './report.js';
+import { seedSessions } from './seed.js';
+import { BENCH_SETTINGS } from './setups/settings.js';
+import { WireCounter } from './wire-counter.js';
+
+const config = {
+  sessions: Number(process.env.BENCH_SESSIONS ?? 1000),
+  connections: Number(process.env.BENCH_CONNECTIONS ?? 32),
+  warmup: Number(process.env.BENCH_WARMUP ?? 5),
+  duration: Number(process.env.BENCH_DURATION ?? 10),
+  rounds: Number(process.env.BENCH_ROUNDS ?? 3),
+  countedRequests: Number(process.env.BENCH_COUNTED_REQUESTS ?? 1000),
+  perUserSizes: (process.env.BENCH_PER_USER_SIZES ?? '1000,100000').split(',').map(Number),
+};
+
+const SETUPS: SetupSpec[] = [
+  { name: 'raw', script: 'dist/bench/setups/raw.js', login: { path: '/login' } },
+  { name: 'nest-docs', script: 'dist/bench/setups/nest-docs.js', login: { path: '/login' } },
+  { name: 'nestjs-session', script: 'dist/bench/setups/nestjs-session.js', login: { path: '/login' } },
+  {
+    name: 'ours',
+    script: 'dist/main.js',
+    login: { path: '/auth/login', body: { username: 'alice', password: 'alice-password' } },
+    // The example app as shipped, given the benchmark's shared cookie and store settings.
+    env: {
+      SESSION_SECRET: BENCH_SETTINGS.secret,
+      SESSION_IDLE_TIMEOUT: String(BENCH_SETTINGS.idleTimeout),
+      SESSION_TOUCH_AFTER: String(BENCH_SETTINGS.touchAfter),
+    },
+  },
+];
+
+const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const server = await startMongo();
+  const autoRemove = server.ttlIndexes ? 'native' : 'interval';
+  const env = { SESSION_AUTO_REMOVE: autoRemove };
+  const client = new MongoClient(server.uri);
+  const running: SetupProcess[] = [];
+  const figures = new Map<string, SetupFigures>(SETUPS.map((spec) => [spec.name, { name: spec.name, rounds: [] }]));
+  let perUser: PerUserTimes[] = [];
+  try {
+    log(`database: ${server.version} (${server.kind})`);
+    const cookies = new Map<string, string[]>();
+    const templates = new Map<string, Document>();
+
+    // 1. Each setup on its own database, seeded with logged-in sessions cloned from its own login.
+    for (const spec of SETUPS) {
+      const db = client.db(`bench-${spec.name}`);
+      await db.dropDatabase();
+      try {
+        const setup = await SetupProcess.start(spec, server.uri, db.databaseName, env);
+        running.push(setup);
+        const seeded = await seedSessions(setup, db, config.sessions);
+        cookies.set(spec.name, seeded.cookies);
+        templates.set(spec.name, seeded.template);
+        log(`${spec.name}: ${config.sessions} sessions seeded on port ${setup.port}`);
+      } catch (error) {
+        figures.get(spec.name)!.skipped = (error as Error).message.split('\n')[0];
+        log(`${spec.name}: skipped: ${(error as Error).message}`);
+      }
+    }
+    const active = running.filter((setup) => cookies.has(setup.spec.name));
+
+    // 2. Commands per request, counted on the wire by a relay, each setup in a second process behind it.
+    const counter = await WireCounter.start(server.uri);
+    try {
+      for (const setup of active) {
+        const counted = await SetupProcess.start(setup.spec, counter.relayUri(server.uri), `bench-${setup.spec.name}`, env);
+        try {
+          const sessionCookies = cookies.get(setup.spec.name)!;
+          await loadRun(counted.url, sessionCookies, { connections: 8, amount: 200 });
+          counter.reset();
+          const { requests } = await loadRun(counted.url, sessionCookies, { connections: 8, amount: config.countedRequests });
+          const { reads, writes, other } = counter.totals();
+          Object.assign(figures.get(setup.spec.name)!, { readsPerRequest: reads / requests, writesPerRequest: writes / requests, otherCommands: other });
+          log(`${setup.spec.name}: ${reads} reads, ${writes} writes for ${requests} requests (other: ${JSON.stringify(other)})`);
+        } finally {
+          await counted.stop();
+        }
+      }
+    } finally {
+      await counter.stop();
+    }
+
+    // 3. Load: warm-up, then interleaved rounds.
+    for (const setup of active) await loadRun(setup.url, cookies.get(setup.spec.name)!, { connections: config.connections, duration: config.warmup });
+    for (let round = 1; round <= config.rounds; round += 1) {
+      for (const setup of active) {
+        const result: LoadResult = await loadRun(setup.url, cookies.get(setup.spec.name)!, { connections: config.connections, duration: config.duration });
+        figures.get(setup.spec.name)!.rounds.push(result);
+        log(`round ${round} ${setup.spec.name}: ${result.requestsPerSecond.toFixed(0)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms`);
+      }
+    }
+    for (const setup of active) figures.get(setup.spec.name)!.rssMiB = setup.rssMiB();
+    await Promise.all(running.splice(0).map((setup) => setup.stop()));
+
+    // 4. Per-user operations as the collection grows, on sessions in the library's own layout.
+    const template = templates.get('ours');
+    if (template) {
+      const db = client.db('bench-per-user');
+      await db.dropDatabase();
+      perUser = await timePerUserOperations(server.uri, db, template, config.perUserSizes, autoRemove, log);
+    }
+
+    const report = renderReport({
+      date: new Date().toISOString().slice(0, 10),
+      database: server.version,
+      node: process.version,
+      cpus: cpus().length,
+      config,
+      setups: SETUPS.map((spec) => figures.get(spec.name)!),
+      perUser,
+      ferretdb: !server.ttlIndexes,
+      wallSeconds: (Date.now() - started) / 1000,
+    });
+    writeFileSync(new URL('../../bench/results.md', import.meta.url), report);
+    process.stdout.write(`${report}\n`);
+    log(`written to bench/results.md in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  } finally {
+    await Promise.all(running.map((setup) => setup.stop()));
+    await client.close();
+    await server.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  log(`failed: ${(error as Error).stack ?? String(error)}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,28 @@
+// Setup "raw": Express 5 + express-session + connect-mongo and a hand-written check, the floor.
+import express from 'express';
+import session from 'express-session';
+import './session-data.js';
+import { BENCH_LOGIN, handWrittenSessionOptions, setupEnv } from './settings.js';
+
+const { port } = setupEnv();
+const app = express();
+app.use(session(handWrittenSessionOptions()));
+
+app.post('/login', (req, res, next) => {
+  req.session.regenerate((error) => {
+    if (error) return next(error);
+    Object.assign(req.session, BENCH_LOGIN);
+    res.json({ userId: BENCH_LOGIN.userId });
+  });
+});
+
+app.get('/me', (req, res) => {
+  const { userId, username, role } = req.session;
+  if (!userId) {
+    res.status(401).json({ statusCode: 401, message: 'Unauthorized' });
+    return;
+  }
+  res.json({ userId, username, role });
+});
+
+app.listen(port, '127.0.0.1');
