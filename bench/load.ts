@@ -6,6 +6,8 @@ export interface LoadResult {
   p50: number;
   p99: number;
   requests: number;
+  /** CPU time of the setup's process per request, in µs, when it could be read. */
+  cpuPerRequestUs?: number;
 }
 
 /**

@@ -17,7 +17,7 @@ export interface PerUserTimes {
 
 const TARGET_USER = { userId: 'u-target', username: 'target', role: 'member' as const };
 const SESSIONS_PER_USER = 5;
-const REPEATS = 5;
+const REPEATS = 3;
 
 /**
  * Times `SessionService.listForUser` and `destroyAllForUser` for one user with 5 sessions, in collections

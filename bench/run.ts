@@ -20,9 +20,14 @@ const config = {
   rounds: Number(process.env.BENCH_ROUNDS ?? 3),
   countedRequests: Number(process.env.BENCH_COUNTED_REQUESTS ?? 1000),
   perUserSizes: (process.env.BENCH_PER_USER_SIZES ?? '1000,100000').split(',').map(Number),
+  /** Write a V8 CPU profile of each setup's load phase to dist/bench/profiles (open in Chrome DevTools). */
+  cpuProfile: process.env.BENCH_CPU_PROF === '1',
 };
+const profileArgs = config.cpuProfile
+  ? ['--import', './dist/bench/setups/exit-on-signal.js', '--cpu-prof', '--cpu-prof-dir=dist/bench/profiles']
+  : [];
 
-const SETUPS: SetupSpec[] = [
+const ALL_SETUPS: SetupSpec[] = [
   { name: 'raw', script: 'dist/bench/setups/raw.js', login: { path: '/login' } },
   { name: 'nest-docs', script: 'dist/bench/setups/nest-docs.js', login: { path: '/login' } },
   { name: 'nestjs-session', script: 'dist/bench/setups/nestjs-session.js', login: { path: '/login' } },
@@ -38,6 +43,11 @@ const SETUPS: SetupSpec[] = [
     },
   },
 ];
+
+/** `BENCH_SETUPS=ours,nest-docs` measures only those (the report is then partial). */
+const SETUPS = process.env.BENCH_SETUPS
+  ? ALL_SETUPS.filter((spec) => process.env.BENCH_SETUPS!.split(',').includes(spec.name))
+  : ALL_SETUPS;
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
@@ -60,7 +70,7 @@ async function main(): Promise<void> {
       const db = client.db(`bench-${spec.name}`);
       await db.dropDatabase();
       try {
-        const setup = await SetupProcess.start(spec, server.uri, db.databaseName, env);
+        const setup = await SetupProcess.start(spec, server.uri, db.databaseName, env, profileArgs);
         running.push(setup);
         const seeded = await seedSessions(setup, db, config.sessions);
         cookies.set(spec.name, seeded.cookies);
@@ -98,9 +108,15 @@ async function main(): Promise<void> {
     for (const setup of active) await loadRun(setup.url, cookies.get(setup.spec.name)!, { connections: config.connections, duration: config.warmup });
     for (let round = 1; round <= config.rounds; round += 1) {
       for (const setup of active) {
+        const cpuBefore = setup.cpuMs();
         const result: LoadResult = await loadRun(setup.url, cookies.get(setup.spec.name)!, { connections: config.connections, duration: config.duration });
+        const cpuAfter = setup.cpuMs();
+        if (cpuBefore !== undefined && cpuAfter !== undefined) result.cpuPerRequestUs = ((cpuAfter - cpuBefore) * 1000) / result.requests;
         figures.get(setup.spec.name)!.rounds.push(result);
-        log(`round ${round} ${setup.spec.name}: ${result.requestsPerSecond.toFixed(0)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms`);
+        log(
+          `round ${round} ${setup.spec.name}: ${result.requestsPerSecond.toFixed(0)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, ` +
+            `CPU ${result.cpuPerRequestUs?.toFixed(0) ?? '?'} µs/request`,
+        );
       }
     }
     for (const setup of active) figures.get(setup.spec.name)!.rssMiB = setup.rssMiB();
@@ -122,7 +138,7 @@ async function main(): Promise<void> {
       config,
       setups: SETUPS.map((spec) => figures.get(spec.name)!),
       perUser,
-      ferretdb: !server.ttlIndexes,
+      ferretdbBackend: server.backend,
       wallSeconds: (Date.now() - started) / 1000,
     });
     writeFileSync(new URL('../../bench/results.md', import.meta.url), report);
@@ -130,6 +146,8 @@ async function main(): Promise<void> {
     log(`written to bench/results.md in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   } finally {
     await Promise.all(running.map((setup) => setup.stop()));
+    // The benchmark's databases are its own: nothing is left behind (FerretDB on PostgreSQL keeps data).
+    for (const name of [...SETUPS.map((spec) => `bench-${spec.name}`), 'bench-per-user']) await client.db(name).dropDatabase().catch(() => {});
     await client.close();
     await server.stop();
   }

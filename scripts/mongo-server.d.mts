@@ -3,11 +3,14 @@ export interface MongoServer {
   kind: string;
   version: string;
   ttlIndexes: boolean;
+  /** FerretDB's storage backend, when the server is a FerretDB started by this script. */
+  backend?: 'SQLite' | 'PostgreSQL';
   stop(): Promise<void>;
 }
 export interface FerretDBServer {
   uri: string;
   kind: 'FerretDB';
+  backend: 'SQLite' | 'PostgreSQL';
   port: number;
   binary: string;
   dataDir: string;
@@ -16,6 +19,7 @@ export interface FerretDBServer {
 export declare const FERRETDB_MODULE: string;
 export declare const FERRETDB_VERSION: string;
 export declare function startMongo(): Promise<MongoServer>;
-export declare function startFerretDB(options?: { port?: number; dataDir?: string }): Promise<FerretDBServer>;
+/** `postgresqlUrl` (default: env `FERRETDB_POSTGRESQL_URL`) selects the PostgreSQL backend instead of SQLite. */
+export declare function startFerretDB(options?: { port?: number; dataDir?: string; postgresqlUrl?: string }): Promise<FerretDBServer>;
 export declare function freePort(): Promise<number>;
 export declare function buildFerretDB(): string;

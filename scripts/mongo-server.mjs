@@ -2,8 +2,9 @@
 // Finds a real MongoDB wire-protocol server for the tests, the example app and the benchmark, in this order:
 //   1. MONGODB_URI, when set;
 //   2. mongodb-memory-server (a real mongod, downloaded on first use; needs internet);
-//   3. FerretDB 1.x with its SQLite backend, built from the Go module proxy with `go install`
-//      (the build is reused) and started on a free loopback port, telemetry off.
+//   3. FerretDB 1.x with its SQLite backend (PostgreSQL when FERRETDB_POSTGRESQL_URL is set), built from
+//      the Go module proxy with `go install` (the build is reused) and started on a free loopback port,
+//      telemetry off.
 // Otherwise it fails with a message saying how to provide one.
 //
 // As a module: `const db = await startMongo(); …; await db.stop()`.
@@ -58,7 +59,7 @@ async function describeServer(server) {
   try {
     const info = await client.db('admin').command({ buildInfo: 1 });
     const ferret = typeof info.ferretdbVersion === 'string';
-    const version = ferret ? `FerretDB ${info.ferretdbVersion}` : `MongoDB ${info.version}`;
+    const version = ferret ? `FerretDB ${info.ferretdbVersion}${server.backend ? ` (${server.backend} backend)` : ''}` : `MongoDB ${info.version}`;
     return { ...server, version, ttlIndexes: !ferret };
   } catch (error) {
     await server.stop();
@@ -85,15 +86,15 @@ async function startMemoryServer() {
  * Builds FerretDB once (reused from the cache directory), then starts it. With `port` and `dataDir` a test
  * can stop a server and start it again where it was, data included; a given `dataDir` is not deleted.
  */
-export async function startFerretDB({ port: wantedPort, dataDir: givenDir } = {}) {
+export async function startFerretDB({ port: wantedPort, dataDir: givenDir, postgresqlUrl = process.env.FERRETDB_POSTGRESQL_URL } = {}) {
   const binary = buildFerretDB();
   const port = wantedPort ?? (await freePort());
   const dataDir = givenDir ?? mkdtempSync(join(tmpdir(), 'ferretdb-'));
+  const backend = postgresqlUrl ? 'PostgreSQL' : 'SQLite';
   const child = spawn(
     binary,
     [
-      '--handler=sqlite',
-      `--sqlite-url=file:${dataDir}/`,
+      ...(postgresqlUrl ? ['--handler=postgresql', `--postgresql-url=${postgresqlUrl}`] : ['--handler=sqlite', `--sqlite-url=file:${dataDir}/`]),
       `--state-dir=${dataDir}`,
       `--listen-addr=127.0.0.1:${port}`,
       '--debug-addr=127.0.0.1:0',
@@ -125,8 +126,8 @@ export async function startFerretDB({ port: wantedPort, dataDir: givenDir } = {}
     await stop();
     throw new Error(`FerretDB ${ready === 'exited' ? 'exited at start' : 'did not answer within 30 s'}: ${stderr.trim() || 'no output'}`);
   }
-  log(`FerretDB ${FERRETDB_VERSION} (SQLite backend, telemetry off) listening on 127.0.0.1:${port}`);
-  return { uri, kind: 'FerretDB', stop, port, binary, dataDir };
+  log(`FerretDB ${FERRETDB_VERSION} (${backend} backend, telemetry off) listening on 127.0.0.1:${port}`);
+  return { uri, kind: 'FerretDB', backend, stop, port, binary, dataDir };
 }
 
 async function waitUntilAnswering(uri, timeoutMs) {

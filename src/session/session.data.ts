@@ -78,15 +78,16 @@ function storableProblem(value: unknown, seen: Set<object>): [string[], string] 
 }
 
 /**
- * The stored form of a loaded document's `session` field, or `undefined` when it is not a session at all
- * (not an object, no cookie). Unsafe top-level keys are dropped, so a stored `__proto__` cannot reach the
+ * A loaded document's `session` field split into express-session's cookie and the application data, or
+ * `undefined` when it is not a session at all (not an object, no cookie). The data is a new object without
+ * a prototype, and unsafe or reserved top-level keys are dropped, so a stored `__proto__` cannot reach the
  * live session object.
  */
-export function storedSession(raw: unknown): Record<string, unknown> | undefined {
+export function storedSession(raw: unknown): { cookie: Record<string, unknown>; data: Record<string, unknown> } | undefined {
   if (!isPlainObject(raw) || !isPlainObject(raw.cookie)) return undefined;
-  const clean: Record<string, unknown> = Object.create(null);
-  for (const [key, value] of Object.entries(raw)) {
-    if (key === 'cookie' || key === 'lastModified' || !isUnsafeKey(key, false)) clean[key] = value;
+  const data: Record<string, unknown> = Object.create(null);
+  for (const key in raw) {
+    if (Object.hasOwn(raw, key) && !isUnsafeKey(key, false)) data[key] = raw[key];
   }
-  return clean;
+  return { cookie: raw.cookie, data };
 }

@@ -35,22 +35,31 @@ export type SessionSchema =
 /** The outcome of validating stored data. */
 export type SchemaVerdict = { ok: true; data: Record<string, unknown> } | { ok: false; reason: string };
 
-/** Runs a `SessionSchema` on stored data; never throws. */
-export async function checkSessionData(schema: SessionSchema, data: Record<string, unknown>): Promise<SchemaVerdict> {
+/**
+ * Runs a `SessionSchema` on stored data; never throws. Synchronous when the validator is (zod, valibot and
+ * most are), so that reading a session costs no extra promise.
+ */
+export function checkSessionData(schema: SessionSchema, data: Record<string, unknown>): SchemaVerdict | Promise<SchemaVerdict> {
   try {
     if (typeof schema === 'function') return accept(schema(data));
-    const result = await schema['~standard'].validate(data);
-    if (result.issues) {
-      const reasons = result.issues.map(({ message, path }) => {
-        const where = (path ?? []).map((part) => String(typeof part === 'object' ? part.key : part)).join('.');
-        return where ? `${where}: ${message}` : message;
-      });
-      return { ok: false, reason: reasons.join('; ') };
-    }
-    return accept(result.value);
+    const result = schema['~standard'].validate(data);
+    return result instanceof Promise ? result.then(verdictOf, refusal) : verdictOf(result);
   } catch (error) {
-    return { ok: false, reason: error instanceof Error ? error.message : String(error) };
+    return refusal(error);
   }
+}
+
+function verdictOf(result: StandardSchemaResult<unknown>): SchemaVerdict {
+  if (!result.issues) return accept(result.value);
+  const reasons = result.issues.map(({ message, path }) => {
+    const where = (path ?? []).map((part) => String(typeof part === 'object' ? part.key : part)).join('.');
+    return where ? `${where}: ${message}` : message;
+  });
+  return { ok: false, reason: reasons.join('; ') };
+}
+
+function refusal(error: unknown): SchemaVerdict {
+  return { ok: false, reason: error instanceof Error ? error.message : String(error) };
 }
 
 function accept(value: unknown): SchemaVerdict {

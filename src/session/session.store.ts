@@ -126,6 +126,9 @@ export class SessionStore extends MongoStore {
   }
 
   override touch(sid: string, session: SessionData, callback: Callback = noop): void {
+    // Throttled (the usual case): nothing to write, so answered at once, as connect-mongo does; express-session
+    // then ends the response in one write instead of waiting for a store round trip that does nothing.
+    if (!this.touchDue(session, Date.now())) return callback(null);
     this.call(() => this.extend(sid, session), callback);
   }
 
@@ -259,7 +262,7 @@ export class SessionStore extends MongoStore {
     const document = await this.collection.findOne({ _id: sid });
     if (!document) return null;
     const stored = storedSession(document.session);
-    const userId = stored?.[this.settings.userIdField];
+    const userId = stored?.data[this.settings.userIdField];
     const now = Date.now();
     if (!(document.expires instanceof Date)) return this.reject(sid, userId, 'it has no expiry date');
     // The timeouts in force now decide, also for sessions written under longer ones.
@@ -272,13 +275,16 @@ export class SessionStore extends MongoStore {
       return null;
     }
     if (!stored) return this.reject(sid, undefined, 'the stored value is not a session object');
-    let data = sessionData(stored);
+    let data = stored.data;
     if (this.settings.schema) {
-      const verdict = await checkSessionData(this.settings.schema, data);
+      let verdict = checkSessionData(this.settings.schema, data);
+      if (verdict instanceof Promise) verdict = await verdict;
       if (!verdict.ok) return this.reject(sid, userId, `it does not match the session schema (${verdict.reason})`);
-      data = verdict.data;
+      // The schema's output may be any object: copied onto one without a prototype, as stored data is.
+      data = Object.assign(Object.create(null), verdict.data);
     }
-    const session = Object.assign(Object.create(null), data, { cookie: stored.cookie }) as SessionData;
+    data.cookie = stored.cookie;
+    const session = data as unknown as SessionData;
     const createdAt = document.createdAt instanceof Date ? document.createdAt : new Date(now);
     this.metas.set(session, {
       createdAt,
@@ -324,11 +330,16 @@ export class SessionStore extends MongoStore {
     this.written.set(session, snapshot);
   }
 
+  /** `true` when `touchAfter` has passed since the session was last written or touched. */
+  private touchDue(session: object, now: number): boolean {
+    return now - this.metaOf(session).lastSeenAt.getTime() >= this.settings.touchAfter * 1000;
+  }
+
   /** Slides the expiry of an unchanged session, at most once per `touchAfter`; never re-creates it. */
   private async extend(sid: string, session: SessionData): Promise<void> {
     const meta = this.metaOf(session);
     const now = Date.now();
-    if (now - meta.lastSeenAt.getTime() < this.settings.touchAfter * 1000) return;
+    if (!this.touchDue(session, now)) return;
     const { matchedCount } = await this.collection.updateOne(
       { _id: sid, expires: { $gt: new Date(now) } },
       { $set: { expires: this.expiry(meta, now), lastSeenAt: new Date(now) } },
@@ -374,30 +385,42 @@ export class SessionStore extends MongoStore {
    * Runs `operation`, reconnecting once when the driver's topology is closed: a client whose first
    * connection failed (MongoDB down at boot) stays closed for good unless it is connected again.
    */
-  private async reconnectable<T>(operation: () => Promise<T>): Promise<T> {
+  private reconnectable<T>(operation: () => Promise<T>): Promise<T> {
+    let pending: Promise<T>;
     try {
-      return await operation();
+      pending = operation();
     } catch (error) {
+      pending = Promise.reject(error);
+    }
+    return pending.catch((error: unknown) => {
       if (this.closing || (error as Error | undefined)?.name !== 'MongoTopologyClosedError') throw error;
       this.reconnecting ??= this.client
         .connect()
         .then(noop)
         .finally(() => (this.reconnecting = undefined));
-      await this.reconnecting;
-      return operation();
-    }
+      return this.reconnecting.then(operation);
+    });
   }
 
+  /** `operation`, or a `StoreTimeoutError` after `storeTimeoutMs` (one timer, no extra promise chain). */
   private bounded<T>(operation: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
         () => reject(new StoreTimeoutError(`MongoDB did not answer within ${this.settings.storeTimeoutMs} ms`)),
         this.settings.storeTimeoutMs,
       );
+      // Settled after the timeout, the outcome is ignored: nobody waits for it any more.
+      operation.then(
+        (result) => {
+          clearTimeout(timer);
+          resolve(result);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
     });
-    operation.catch(noop); // settled later than the timeout: nobody waits for it any more
-    return Promise.race([operation, timeout]).finally(() => clearTimeout(timer));
   }
 
   private failed(error: unknown): void {
