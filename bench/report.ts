@@ -1,5 +1,5 @@
 import { median, type LoadResult } from './load.js';
-import type { PerUserTimes } from './per-user.js';
+import { REPEATS, type PerUserTimes } from './per-user.js';
 
 /** What was measured for one setup. */
 export interface SetupFigures {
@@ -60,7 +60,7 @@ export function renderReport(report: BenchReport): string {
     '',
     `${report.date} · ${report.database} · Node ${report.node} · ${report.cpus} CPUs · ` +
       `${config.sessions} logged-in sessions per setup · ${config.connections} connections · ` +
-      `${config.rounds} interleaved rounds of ${config.duration} s after a ${config.warmup} s warm-up · ` +
+      `${config.rounds} interleaved rounds of ${config.duration} s (order rotated each round) after a ${config.warmup} s warm-up · ` +
       `whole run ${report.wallSeconds.toFixed(0)} s`,
     '',
     'Each setup is a separate process on 127.0.0.1 serving a guarded `GET /me` that reads the session and ' +
@@ -101,7 +101,7 @@ export function renderReport(report: BenchReport): string {
     `| listForUser, ${sizes}, time ratio ≤ ${TARGET_GROWTH} | ${fixed(listGrowth, 2)} | ${verdict(listGrowth === undefined ? undefined : listGrowth <= TARGET_GROWTH)} |`,
     `| destroyAllForUser, ${sizes}, time ratio ≤ ${TARGET_GROWTH} | ${fixed(destroyGrowth, 2)} | ${verdict(destroyGrowth === undefined ? undefined : destroyGrowth <= TARGET_GROWTH)} |`,
     '',
-    '| Sessions in the collection (one user has 5) | listForUser (ms, median of 3) | destroyAllForUser (ms, median of 3) |',
+    `| Sessions in the collection (one user has 5) | listForUser (ms, median of ${REPEATS}) | destroyAllForUser (ms, median of ${REPEATS}) |`,
     '| ---: | ---: | ---: |',
     ...report.perUser.map((times) => `| ${times.sessions} | ${times.listForUser.toFixed(1)} | ${times.destroyAllForUser.toFixed(1)} |`),
   );

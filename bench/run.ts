@@ -16,8 +16,8 @@ const config = {
   sessions: Number(process.env.BENCH_SESSIONS ?? 1000),
   connections: Number(process.env.BENCH_CONNECTIONS ?? 32),
   warmup: Number(process.env.BENCH_WARMUP ?? 5),
-  duration: Number(process.env.BENCH_DURATION ?? 10),
-  rounds: Number(process.env.BENCH_ROUNDS ?? 3),
+  duration: Number(process.env.BENCH_DURATION ?? 5),
+  rounds: Number(process.env.BENCH_ROUNDS ?? 8),
   countedRequests: Number(process.env.BENCH_COUNTED_REQUESTS ?? 1000),
   perUserSizes: (process.env.BENCH_PER_USER_SIZES ?? '1000,100000').split(',').map(Number),
   /** Write a V8 CPU profile of each setup's load phase to dist/bench/profiles (open in Chrome DevTools). */
@@ -107,7 +107,10 @@ async function main(): Promise<void> {
     // 3. Load: warm-up, then interleaved rounds.
     for (const setup of active) await loadRun(setup.url, cookies.get(setup.spec.name)!, { connections: config.connections, duration: config.warmup });
     for (let round = 1; round <= config.rounds; round += 1) {
-      for (const setup of active) {
+      // Each round starts one setup later (raw, nest-docs, … then nest-docs, …, raw): no setup always runs
+      // right after the same neighbour or always last.
+      const shift = (round - 1) % active.length;
+      for (const setup of [...active.slice(shift), ...active.slice(0, shift)]) {
         const cpuBefore = setup.cpuMs();
         const result: LoadResult = await loadRun(setup.url, cookies.get(setup.spec.name)!, { connections: config.connections, duration: config.duration });
         const cpuAfter = setup.cpuMs();
