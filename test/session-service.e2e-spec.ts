@@ -173,6 +173,43 @@ describe('forRoot with an existing MongoClient', () => {
   });
 });
 
+describe('database work of an unchanged authenticated request', () => {
+  /** Runs `requests` guarded GETs with one session on an app whose client records its commands. */
+  async function commandsOf(touchAfter: number | undefined, requests: number) {
+    const client = new MongoClient(mongoUri(), { monitorCommands: true });
+    const other = new TestDatabase();
+    const monitored = await startScenarioApp(SessionModule.forRoot({ ...scenarioOptions(other), uri: undefined, client, touchAfter }));
+    try {
+      const cookie = cookieFrom(await request(monitored.getHttpServer()).post('/s/login').send({ userId: 'u-commands' }));
+      const commands: { name: string; filter?: unknown }[] = [];
+      client.on('commandStarted', (event) => {
+        if (event.databaseName === other.name) commands.push({ name: event.commandName, filter: event.command.filter ?? event.command.updates?.[0]?.q });
+      });
+      for (let i = 0; i < requests; i += 1) {
+        const response = await request(monitored.getHttpServer()).get('/s/guarded').set('Cookie', cookie);
+        expect(response.status).toBe(200);
+        expect(setCookieFor(response)).toBeUndefined();
+      }
+      return { commands, id: sessionIdOf(cookie) };
+    } finally {
+      await monitored.close();
+      await client.close();
+      await other.close();
+    }
+  }
+
+  it('is one read by _id and no write while touch throttling holds', async () => {
+    const { commands, id } = await commandsOf(undefined, 3);
+    expect(commands).toEqual([1, 2, 3].map(() => ({ name: 'find', filter: { _id: id } })));
+  });
+
+  it('adds one expiry update per request when touchAfter is 0', async () => {
+    const { commands, id } = await commandsOf(0, 2);
+    expect(commands.map((command) => command.name)).toEqual(['find', 'update', 'find', 'update']);
+    expect(commands[1]!.filter).toMatchObject({ _id: id });
+  });
+});
+
 describe('isAuthenticated option', () => {
   it('decides what AuthGuard lets through', async () => {
     const other = new TestDatabase();
