@@ -30,10 +30,20 @@ export class SetupProcess {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  /** Starts the setup against `uri` and database `dbName`; resolves once it answers HTTP. */
-  static async start(spec: SetupSpec, uri: string, dbName: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<SetupProcess> {
+  /**
+   * Starts the setup against `uri` and database `dbName`; resolves once it answers HTTP. `launch.prefix` is
+   * a command the process is started through (CPU pinning), `launch.nodeArgs` options for Node.
+   */
+  static async start(
+    spec: SetupSpec,
+    uri: string,
+    dbName: string,
+    env: Record<string, string>,
+    launch: { prefix?: string[]; nodeArgs?: string[] } = {},
+  ): Promise<SetupProcess> {
     const port = await freePort();
-    const child = spawn(process.execPath, [...nodeArgs, spec.script], {
+    const [command, ...args] = [...(launch.prefix ?? []), process.execPath, ...(launch.nodeArgs ?? []), spec.script];
+    const child = spawn(command!, args, {
       env: { ...process.env, ...env, ...spec.env, MONGODB_URI: uri, SESSION_DB_NAME: dbName, PORT: String(port), NODE_ENV: 'production' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

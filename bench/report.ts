@@ -24,6 +24,8 @@ export interface BenchReport {
   /** The FerretDB backend, when the server is FerretDB (whose queries use no index). */
   ferretdbBackend?: string;
   wallSeconds: number;
+  /** The setup under test had a CPU of its own. */
+  pinned: boolean;
 }
 
 const TARGET_RATIO = 0.95;
@@ -61,7 +63,7 @@ export function renderReport(report: BenchReport): string {
     `${report.date} · ${report.database} · Node ${report.node} · ${report.cpus} CPUs · ` +
       `${config.sessions} logged-in sessions per setup · ${config.connections} connections · ` +
       `${config.rounds} interleaved rounds of ${config.duration} s (order rotated each round) after a ${config.warmup} s warm-up · ` +
-      `whole run ${report.wallSeconds.toFixed(0)} s`,
+      `${report.pinned ? 'setup under test pinned to its own CPU' : 'no CPU pinning'} · whole run ${report.wallSeconds.toFixed(0)} s`,
     '',
     'Each setup is a separate process on 127.0.0.1 serving a guarded `GET /me` that reads the session and ' +
       'does not modify it; same database server, cookie, secret, idle timeout and touch throttling. ' +

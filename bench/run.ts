@@ -1,5 +1,6 @@
 // `npm run bench`: what the session layer costs per request, against the setups users would pick instead.
 // Prints a markdown table and writes it to bench/results.md. See README.md, "Benchmark".
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { MongoClient, type Document } from 'mongodb';
@@ -27,6 +28,19 @@ const profileArgs = config.cpuProfile
   ? ['--import', './dist/bench/setups/exit-on-signal.js', '--cpu-prof', '--cpu-prof-dir=dist/bench/profiles']
   : [];
 
+/**
+ * CPU pinning (Linux `taskset`, 2 CPUs or more, unless BENCH_PIN=0): the setup under test runs on the last
+ * CPU, this process (autocannon) and the FerretDB it starts on the others, so that the load generator does
+ * not compete with the server it measures. Identical setups then measure alike; unpinned, two processes of
+ * the same setup differed by 10 % here.
+ */
+function pinCpus(): { setupCpu?: number } {
+  const count = cpus().length;
+  if (process.env.BENCH_PIN === '0' || count < 2) return {};
+  const pinned = spawnSync('taskset', ['-a', '-p', '-c', `0-${count - 2}`, String(process.pid)], { stdio: 'ignore' });
+  return pinned.status === 0 ? { setupCpu: count - 1 } : {};
+}
+
 const ALL_SETUPS: SetupSpec[] = [
   { name: 'raw', script: 'dist/bench/setups/raw.js', login: { path: '/login' } },
   { name: 'nest-docs', script: 'dist/bench/setups/nest-docs.js', login: { path: '/login' } },
@@ -53,6 +67,9 @@ const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
 async function main(): Promise<void> {
   const started = Date.now();
+  const { setupCpu } = pinCpus();
+  const prefix = setupCpu === undefined ? [] : ['taskset', '-c', String(setupCpu)];
+  log(setupCpu === undefined ? 'CPU pinning off' : `setups pinned to CPU ${setupCpu}, load generator and database to the others`);
   const server = await startMongo();
   const autoRemove = server.ttlIndexes ? 'native' : 'interval';
   const env = { SESSION_AUTO_REMOVE: autoRemove };
@@ -70,7 +87,7 @@ async function main(): Promise<void> {
       const db = client.db(`bench-${spec.name}`);
       await db.dropDatabase();
       try {
-        const setup = await SetupProcess.start(spec, server.uri, db.databaseName, env, profileArgs);
+        const setup = await SetupProcess.start(spec, server.uri, db.databaseName, env, { prefix, nodeArgs: profileArgs });
         running.push(setup);
         const seeded = await seedSessions(setup, db, config.sessions);
         cookies.set(spec.name, seeded.cookies);
@@ -87,7 +104,7 @@ async function main(): Promise<void> {
     const counter = await WireCounter.start(server.uri);
     try {
       for (const setup of active) {
-        const counted = await SetupProcess.start(setup.spec, counter.relayUri(server.uri), `bench-${setup.spec.name}`, env);
+        const counted = await SetupProcess.start(setup.spec, counter.relayUri(server.uri), `bench-${setup.spec.name}`, env, { prefix });
         try {
           const sessionCookies = cookies.get(setup.spec.name)!;
           await loadRun(counted.url, sessionCookies, { connections: 8, amount: 200 });
@@ -143,6 +160,7 @@ async function main(): Promise<void> {
       perUser,
       ferretdbBackend: server.backend,
       wallSeconds: (Date.now() - started) / 1000,
+      pinned: setupCpu !== undefined,
     });
     writeFileSync(new URL('../../bench/results.md', import.meta.url), report);
     process.stdout.write(`${report}\n`);

@@ -79,15 +79,21 @@ function storableProblem(value: unknown, seen: Set<object>): [string[], string] 
 
 /**
  * A loaded document's `session` field split into express-session's cookie and the application data, or
- * `undefined` when it is not a session at all (not an object, no cookie). The data is a new object without
- * a prototype, and unsafe or reserved top-level keys are dropped, so a stored `__proto__` cannot reach the
- * live session object.
+ * `undefined` when it is not a session at all (not an object, no cookie).
  */
 export function storedSession(raw: unknown): { cookie: Record<string, unknown>; data: Record<string, unknown> } | undefined {
   if (!isPlainObject(raw) || !isPlainObject(raw.cookie)) return undefined;
-  const data: Record<string, unknown> = Object.create(null);
-  for (const key in raw) {
-    if (Object.hasOwn(raw, key) && !isUnsafeKey(key, false)) data[key] = raw[key];
+  return { cookie: raw.cookie, data: safeData(raw) };
+}
+
+/**
+ * A copy of `source`'s own top-level fields without the reserved and unsafe keys (`cookie`, `__proto__`,
+ * `$…`, dotted…): a plain object that a stored `__proto__` or `constructor` cannot reach into.
+ */
+export function safeData(source: Record<string, unknown>): Record<string, unknown> {
+  const data: Record<string, unknown> = {};
+  for (const key of Object.keys(source)) {
+    if (!isUnsafeKey(key, false)) data[key] = source[key];
   }
-  return { cookie: raw.cookie, data };
+  return data;
 }

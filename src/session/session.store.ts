@@ -4,7 +4,7 @@ import type { Request } from 'express';
 import type { Session, SessionData } from 'express-session';
 import { createHash } from 'node:crypto';
 import type { Collection, MongoClient } from 'mongodb';
-import { sessionData, storedSession } from './session.data.js';
+import { safeData, sessionData, storedSession } from './session.data.js';
 import { SessionOptionsError } from './session.errors.js';
 import type { SessionEvents } from './session.events.js';
 import type { ResolvedSessionOptions } from './session.options.js';
@@ -157,7 +157,10 @@ export class SessionStore extends MongoStore {
     const meta = this.metas.get(data);
     const session = super.createSession(req, data);
     this.persisted.add(session);
-    if (meta) this.metas.set(session, meta);
+    if (meta) {
+      this.metas.delete(data);
+      this.metas.set(session, meta);
+    }
     return session;
   }
 
@@ -280,8 +283,8 @@ export class SessionStore extends MongoStore {
       let verdict = checkSessionData(this.settings.schema, data);
       if (verdict instanceof Promise) verdict = await verdict;
       if (!verdict.ok) return this.reject(sid, userId, `it does not match the session schema (${verdict.reason})`);
-      // The schema's output may be any object: copied onto one without a prototype, as stored data is.
-      data = Object.assign(Object.create(null), verdict.data);
+      // The schema's output may be any object: copied without unsafe keys, as stored data is.
+      data = safeData(verdict.data);
     }
     data.cookie = stored.cookie;
     const session = data as unknown as SessionData;
