@@ -13,14 +13,27 @@ import { seedSessions } from './seed.js';
 import { BENCH_SETTINGS } from './setups/settings.js';
 import { WireCounter } from './wire-counter.js';
 
+/** A whole number ≥ `min` from the environment variable `name`, or `fallback`; a bad value stops the run. */
+function setting(name: string, fallback: number, min = 1): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number >= ${min}, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
 const config = {
-  sessions: Number(process.env.BENCH_SESSIONS ?? 1000),
-  connections: Number(process.env.BENCH_CONNECTIONS ?? 32),
-  warmup: Number(process.env.BENCH_WARMUP ?? 5),
-  duration: Number(process.env.BENCH_DURATION ?? 5),
-  rounds: Number(process.env.BENCH_ROUNDS ?? 8),
-  countedRequests: Number(process.env.BENCH_COUNTED_REQUESTS ?? 1000),
-  perUserSizes: (process.env.BENCH_PER_USER_SIZES ?? '1000,100000').split(',').map(Number),
+  sessions: setting('BENCH_SESSIONS', 1000, 3),
+  connections: setting('BENCH_CONNECTIONS', 32),
+  warmup: setting('BENCH_WARMUP', 5),
+  duration: setting('BENCH_DURATION', 5),
+  rounds: setting('BENCH_ROUNDS', 8),
+  countedRequests: setting('BENCH_COUNTED_REQUESTS', 300),
+  perUserSizes: (process.env.BENCH_PER_USER_SIZES ?? '1000,100000').split(',').map((size) => {
+    const value = Number(size);
+    if (!Number.isInteger(value) || value < 10) throw new Error(`BENCH_PER_USER_SIZES must list whole numbers >= 10, got ${JSON.stringify(size)}`);
+    return value;
+  }).sort((a, b) => a - b),
   /** Write a V8 CPU profile of each setup's load phase to dist/bench/profiles (open in Chrome DevTools). */
   cpuProfile: process.env.BENCH_CPU_PROF === '1',
 };
@@ -107,7 +120,7 @@ async function main(): Promise<void> {
         const counted = await SetupProcess.start(setup.spec, counter.relayUri(server.uri), `bench-${setup.spec.name}`, env, { prefix });
         try {
           const sessionCookies = cookies.get(setup.spec.name)!;
-          await loadRun(counted.url, sessionCookies, { connections: 8, amount: 200 });
+          await loadRun(counted.url, sessionCookies, { connections: 8, amount: 50 });
           counter.reset();
           const { requests } = await loadRun(counted.url, sessionCookies, { connections: 8, amount: config.countedRequests });
           const { reads, writes, other } = counter.totals();
