@@ -44,8 +44,7 @@ const profileArgs = config.cpuProfile
 /**
  * CPU pinning (Linux `taskset`, 2 CPUs or more, unless BENCH_PIN=0): the setup under test runs on the last
  * CPU, this process (autocannon) and the FerretDB it starts on the others, so that the load generator does
- * not compete with the server it measures. Identical setups then measure alike; unpinned, two processes of
- * the same setup differed by 10 % here.
+ * not compete with the server it measures.
  */
 function pinCpus(): { setupCpu?: number } {
   const count = cpus().length;
