@@ -82,11 +82,18 @@ export class SetupProcess {
     clearTimeout(timer);
   }
 
+  /** The line of the process's output that most likely says why it stopped. */
+  private cause(): string {
+    // Without the colour codes of Nest's logger.
+    const lines = this.output.replace(/\x1b\[[0-9;]*m/g, '').split('\n').map((line) => line.trim()).filter(Boolean);
+    return lines.find((line) => /error/i.test(line)) ?? lines.at(-1) ?? 'no output';
+  }
+
   private async ready(): Promise<void> {
     const deadline = Date.now() + 30_000;
     const exited = new Promise<never>((_, reject) =>
       this.child.once('exit', (code, signal) =>
-        reject(new Error(`${this.spec.name} exited (${signal ?? code}) before answering:\n${this.output.trim()}`)),
+        reject(new Error(`${this.spec.name} exited (${signal ?? code}) before answering: ${this.cause()}\n${this.output.trim()}`)),
       ),
     );
     exited.catch(() => {});
