@@ -34,7 +34,8 @@ export async function loginTemplate(setup: SetupProcess, db: Db): Promise<Docume
   if (response.status !== 200) throw new Error(`${setup.spec.name}: login answered ${response.status}: ${body}`);
   const cookie = response.headers.getSetCookie().find((line) => line.startsWith(`${BENCH_SETTINGS.cookieName}=`));
   if (!cookie) throw new Error(`${setup.spec.name}: login set no session cookie`);
-  const value = decodeURIComponent(cookie.slice(cookie.indexOf('=') + 1, cookie.indexOf(';')));
+  const pair = cookie.split(';')[0]!;
+  const value = decodeURIComponent(pair.slice(pair.indexOf('=') + 1));
   const id = value.slice(2, value.lastIndexOf('.'));
   const template = await db.collection('sessions').findOne({ _id: id as never });
   if (!template) throw new Error(`${setup.spec.name}: no session document ${id} after login`);
