@@ -19,11 +19,16 @@ export function fields(session: object): Record<string, unknown> {
   return session as Record<string, unknown>;
 }
 
-/** The application data of a session or stored document, without express-session's and the store's fields. */
-export function sessionData(session: object): Record<string, unknown> {
+/**
+ * The application data of a session, a stored document's `session` field or a schema's output: a plain
+ * copy of its own top-level fields without express-session's and the store's (`cookie`, `lastModified`)
+ * and without unsafe keys (`__proto__`, `$…`, dotted…), so that a stored `__proto__` cannot reach a live
+ * session.
+ */
+export function sessionData(source: object): Record<string, unknown> {
   const data: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(session)) {
-    if (!RESERVED_KEYS.has(key)) data[key] = value;
+  for (const [key, value] of Object.entries(source)) {
+    if (!isUnsafeKey(key, false)) data[key] = value;
   }
   return data;
 }
@@ -83,17 +88,5 @@ function storableProblem(value: unknown, seen: Set<object>): [string[], string] 
  */
 export function storedSession(raw: unknown): { cookie: Record<string, unknown>; data: Record<string, unknown> } | undefined {
   if (!isPlainObject(raw) || !isPlainObject(raw.cookie)) return undefined;
-  return { cookie: raw.cookie, data: safeData(raw) };
-}
-
-/**
- * A copy of `source`'s own top-level fields without the reserved and unsafe keys (`cookie`, `__proto__`,
- * `$…`, dotted…): a plain object that a stored `__proto__` or `constructor` cannot reach into.
- */
-export function safeData(source: Record<string, unknown>): Record<string, unknown> {
-  const data: Record<string, unknown> = {};
-  for (const key of Object.keys(source)) {
-    if (!isUnsafeKey(key, false)) data[key] = source[key];
-  }
-  return data;
+  return { cookie: raw.cookie, data: sessionData(raw) };
 }

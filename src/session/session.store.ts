@@ -4,7 +4,7 @@ import type { Request } from 'express';
 import type { Session, SessionData } from 'express-session';
 import { createHash } from 'node:crypto';
 import type { Collection, MongoClient } from 'mongodb';
-import { safeData, sessionData, storedSession } from './session.data.js';
+import { sessionData, storedSession } from './session.data.js';
 import { SessionOptionsError } from './session.errors.js';
 import type { SessionEvents } from './session.events.js';
 import type { ResolvedSessionOptions } from './session.options.js';
@@ -284,7 +284,7 @@ export class SessionStore extends MongoStore {
       if (verdict instanceof Promise) verdict = await verdict;
       if (!verdict.ok) return this.reject(sid, userId, `it does not match the session schema (${verdict.reason})`);
       // The schema's output may be any object: copied without unsafe keys, as stored data is.
-      data = safeData(verdict.data);
+      data = sessionData(verdict.data);
     }
     data.cookie = stored.cookie;
     const session = data as unknown as SessionData;
@@ -338,11 +338,10 @@ export class SessionStore extends MongoStore {
     return now - this.metaOf(session).lastSeenAt.getTime() >= this.settings.touchAfter * 1000;
   }
 
-  /** Slides the expiry of an unchanged session, at most once per `touchAfter`; never re-creates it. */
+  /** Slides the expiry of an unchanged session (`touch` calls it once `touchAfter` has passed); never re-creates it. */
   private async extend(sid: string, session: SessionData): Promise<void> {
     const meta = this.metaOf(session);
     const now = Date.now();
-    if (!this.touchDue(session, now)) return;
     const { matchedCount } = await this.collection.updateOne(
       { _id: sid, expires: { $gt: new Date(now) } },
       { $set: { expires: this.expiry(meta, now), lastSeenAt: new Date(now) } },

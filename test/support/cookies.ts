@@ -1,4 +1,5 @@
-import { createHash, createHmac } from 'node:crypto';
+import { sign } from 'cookie-signature';
+import { createHash } from 'node:crypto';
 import type { Response } from 'supertest';
 
 /** The `Set-Cookie` header lines of a response. */
@@ -33,10 +34,9 @@ export function tamper(cookie: string): string {
   return cookie.slice(0, -1) + last;
 }
 
-/** A session cookie pair for `id`, signed with `secret` as express-session signs it. */
+/** A session cookie pair for `id`, signed with `secret` as express-session signs it (with cookie-signature). */
 export function signedCookie(id: string, secret: string, name = 'sid'): string {
-  const signature = createHmac('sha256', secret).update(id).digest('base64').replace(/=+$/, '');
-  return `${name}=${encodeURIComponent(`s:${id}.${signature}`)}`;
+  return `${name}=${encodeURIComponent(`s:${sign(id, secret)}`)}`;
 }
 
 /** The public handle `listForUser` shows for the session of a cookie (a hash of its id). */
