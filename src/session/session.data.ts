@@ -11,7 +11,13 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function isUnsafeKey(key: string, nested: boolean): boolean {
-  return (nested ? UNSAFE_NESTED_KEYS : RESERVED_KEYS).has(key) || key === '' || key.startsWith('$') || key.includes('.');
+  return (
+    (nested ? UNSAFE_NESTED_KEYS : RESERVED_KEYS).has(key) ||
+    key === '' ||
+    key.startsWith('$') ||
+    key.includes('.') ||
+    key.includes('\0') // BSON keys are NUL-terminated: the driver refuses them at save time
+  );
 }
 
 /** A session's fields, for reading and writing by key. */
@@ -43,43 +49,62 @@ export function assertStorable(key: string, value: unknown): void {
   if (typeof key !== 'string' || isUnsafeKey(key, false)) {
     throw new SessionDataError(
       `Session key ${JSON.stringify(key)} cannot be stored: keys must be non-empty, must not start with '$' or ` +
-        `contain '.', and ${[...RESERVED_KEYS].join(', ')} are reserved.`,
+        `contain '.' or NUL, and ${[...RESERVED_KEYS].join(', ')} are reserved.`,
     );
   }
-  const problem = storableProblem(value, new Set());
+  const problem = storableProblem(value);
   if (problem) {
     const [path, what] = problem;
     throw new SessionDataError(`Session value at ${[key, ...path].join('.')} cannot be stored: ${what}.`);
   }
 }
 
-function storableProblem(value: unknown, seen: Set<object>): [string[], string] | undefined {
+/**
+ * How deeply a value may nest: MongoDB refuses documents nested deeper than 100 levels, and a session value
+ * sits two levels down (the document, its `session` field).
+ */
+export const MAX_VALUE_DEPTH = 98;
+
+/** The first problem found in `value`, as its key path and a description; checked without recursion. */
+function storableProblem(root: unknown): [string[], string] | undefined {
+  // Depth-first, with an explicit stack: a deeply nested value cannot overflow the call stack.
+  const stack: { value: unknown; path: string[]; depth: number }[] = [{ value: root, path: [], depth: 0 }];
+  // Objects on the path from the root to the value being checked, to tell a cycle from a shared object.
+  const ancestors: object[] = [];
+  while (stack.length > 0) {
+    const { value, path, depth } = stack.pop()!;
+    const problem = primitiveProblem(value);
+    if (problem !== undefined) return [path, problem];
+    if (typeof value !== 'object' || value === null || value instanceof Date) continue;
+    ancestors.length = depth;
+    if (ancestors.includes(value)) return [path, 'it is circular'];
+    if (!Array.isArray(value) && !isPlainObject(value)) {
+      return [path, `a ${value.constructor?.name ?? 'class'} instance is not plain data (use plain objects and arrays)`];
+    }
+    if (depth + 1 > MAX_VALUE_DEPTH) return [path, `it nests deeper than ${MAX_VALUE_DEPTH} levels`];
+    ancestors.push(value);
+    const entries = Object.entries(value);
+    for (let index = entries.length - 1; index >= 0; index -= 1) {
+      const [key, item] = entries[index]!;
+      if (!Array.isArray(value) && isUnsafeKey(key, true)) return [[...path, key], 'the key is not allowed'];
+      stack.push({ value: item, path: [...path, key], depth: depth + 1 });
+    }
+  }
+  return undefined;
+}
+
+/** What is wrong with a value that is not an object, or `undefined` when it can be stored. */
+function primitiveProblem(value: unknown): string | undefined {
   switch (typeof value) {
-    case 'string':
-    case 'boolean':
-    case 'undefined':
-      return undefined;
     case 'number':
-      return Number.isFinite(value) ? undefined : [[], `${value} is not a finite number`];
+      return Number.isFinite(value) ? undefined : `${value} is not a finite number`;
     case 'bigint':
     case 'symbol':
     case 'function':
-      return [[], `a ${typeof value} is not serializable`];
+      return `a ${typeof value} is not serializable`;
+    default:
+      return undefined;
   }
-  if (value === null || value instanceof Date) return undefined;
-  const object = value as object;
-  if (seen.has(object)) return [[], 'it is circular'];
-  if (!Array.isArray(object) && !isPlainObject(object)) {
-    return [[], `a ${object.constructor?.name ?? 'class'} instance is not plain data (use plain objects and arrays)`];
-  }
-  seen.add(object);
-  for (const [key, item] of Object.entries(object)) {
-    if (!Array.isArray(object) && isUnsafeKey(key, true)) return [[key], 'the key is not allowed'];
-    const problem = storableProblem(item, seen);
-    if (problem) return [[key, ...problem[0]], problem[1]];
-  }
-  seen.delete(object);
-  return undefined;
 }
 
 /**

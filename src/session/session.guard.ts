@@ -1,23 +1,31 @@
-import { Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Injectable, Logger, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { Public } from './decorators/public.decorator.js';
+import { sessionContextOf } from './session.request.js';
 import { SessionService } from './session.service.js';
 
 /**
  * Lets a request through when its session is authenticated (the `userIdField` is set, or the
  * `isAuthenticated` option says so) and answers 401 otherwise. Use it per route with
  * `@UseGuards(AuthGuard)`, or globally as `APP_GUARD` with `@Public()` on the open routes.
- * Only HTTP requests are judged; other transports pass through.
+ *
+ * It fails closed: HTTP routes and GraphQL queries and mutations over HTTP are judged by the request's
+ * session; anything it cannot tie to a request the session middleware handled (WebSocket and microservice
+ * handlers, GraphQL subscriptions, routes left out with the `exclude` option) is refused unless `@Public()`.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
+  private readonly logger = new Logger('SessionModule');
+  private readonly warned = new Set<string>();
+
   constructor(
     protected readonly sessions: SessionService,
     protected readonly reflector: Reflector,
   ) {}
 
   canActivate(context: ExecutionContext): boolean {
-    if (context.getType() !== 'http' || this.isPublic(context)) return true;
+    if (this.isPublic(context)) return true;
+    if (sessionContextOf(context) === undefined) throw this.cannotJudge(context);
     if (!this.sessions.isAuthenticated()) throw this.unauthorized();
     return true;
   }
@@ -30,5 +38,26 @@ export class AuthGuard implements CanActivate {
   /** The error thrown for an unauthenticated request; override to change the answer. */
   protected unauthorized(): Error {
     return new UnauthorizedException('Authentication required');
+  }
+
+  /**
+   * The error thrown for a handler the guard cannot judge (no session loaded for it); logged once per
+   * transport and handler, with the way to make it work.
+   */
+  protected cannotJudge(context: ExecutionContext): Error {
+    const type = context.getType<string>();
+    const where = `${context.getClass().name}.${context.getHandler().name}`;
+    const hint =
+      type === 'http'
+        ? 'the session middleware did not run for this route (is it in the `exclude` option?)'
+        : type === 'graphql'
+          ? 'its GraphQL context has no `req` of the HTTP request (subscriptions have none; over HTTP, ' +
+            '@nestjs/graphql passes `{ req }` unless a `context` option replaces it)'
+          : `sessions are read from HTTP requests, and ${type} handlers have none`;
+    if (!this.warned.has(`${type}:${where}`)) {
+      this.warned.add(`${type}:${where}`);
+      this.logger.warn(`AuthGuard refused ${where} (${type}): ${hint}. Mark it @Public() to let it through.`);
+    }
+    return new UnauthorizedException(`Authentication required: this ${type} handler cannot be judged by a session`);
   }
 }

@@ -45,7 +45,10 @@ export class SessionModule extends ConfigurableModuleClass implements NestModule
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(createSessionMiddleware(this.settings, this.store)).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
+    consumer
+      .apply(createSessionMiddleware(this.settings, this.store))
+      .exclude(...this.settings.exclude)
+      .forRoutes({ path: '{*path}', method: RequestMethod.ALL });
   }
 
   async onModuleInit(): Promise<void> {

@@ -1,4 +1,5 @@
-import type { MongoClient } from 'mongodb';
+import type { MiddlewareConsumer } from '@nestjs/common';
+import type { MongoClient, WriteConcernSettings } from 'mongodb';
 import type { AppSessionData, SessionKey } from './session.types.js';
 import { SessionOptionsError } from './session.errors.js';
 import type { SessionEvent } from './session.events.js';
@@ -6,6 +7,9 @@ import type { SessionSchema } from './session.schema.js';
 
 /** How expired session documents are deleted from MongoDB. Expired sessions are never served, whichever. */
 export type AutoRemoveMode = 'native' | 'interval' | 'disabled';
+
+/** A route left out of session loading, as Nest's `exclude()` takes it: a path, or `{ path, method }`. */
+export type ExcludedRoute = Parameters<ReturnType<MiddlewareConsumer['apply']>['exclude']>[number];
 
 /** Cookie attributes of the session cookie. */
 export interface SessionCookieOptions {
@@ -103,6 +107,19 @@ export interface SessionModuleOptions {
    * `@nestjs/event-emitter` as `session.<type>` when the application registers its `EventEmitterModule`.
    */
   onEvent?: (event: SessionEvent) => void;
+  /**
+   * Write concern of every session write (login, save, touch, destroy, revocation, per-user deletion).
+   * Default `{ w: 'majority' }`: on a replica set, an acknowledged logout survives a failover. Session reads
+   * always go to the primary.
+   */
+  writeConcern?: WriteConcernSettings;
+  /**
+   * Routes the session middleware leaves out, in Nest's `exclude` form (`'health'`, `'assets/{*path}'`,
+   * `{ path: 'metrics', method: RequestMethod.GET }`): no session is loaded for them, so they never wait for
+   * MongoDB (health checks, static files). `SessionService` and `@Session()` find no session there, and
+   * `AuthGuard` refuses them unless they are `@Public()`. Default: none.
+   */
+  exclude?: ExcludedRoute[];
 }
 
 /** The options with every default applied: what the rest of the library reads. */
@@ -129,6 +146,8 @@ export interface ResolvedSessionOptions {
   maxSessionsPerUser?: number;
   onSessionLimit: SessionLimitPolicy;
   onEvent?: (event: SessionEvent) => void;
+  writeConcern: WriteConcernSettings;
+  exclude: ExcludedRoute[];
 }
 
 const AUTO_REMOVE_MODES: readonly AutoRemoveMode[] = ['native', 'interval', 'disabled'];
@@ -241,6 +260,16 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
   if (onSessionLimit !== 'evict-oldest' && onSessionLimit !== 'refuse') {
     fail('onSessionLimit', `must be 'evict-oldest' or 'refuse', got ${JSON.stringify(onSessionLimit)}`, "Default: 'evict-oldest'.");
   }
+  const writeConcern = options.writeConcern ?? { w: 'majority' };
+  if (typeof writeConcern !== 'object' || writeConcern === null || Array.isArray(writeConcern)) {
+    fail('writeConcern', `must be a write concern object, got ${JSON.stringify(writeConcern)}`, "Default: { w: 'majority' }.");
+  }
+  const exclude = options.exclude ?? [];
+  const validRoute = (route: unknown) =>
+    typeof route === 'string' || (typeof route === 'object' && route !== null && typeof (route as { path?: unknown }).path === 'string');
+  if (!Array.isArray(exclude) || !exclude.every(validRoute)) {
+    fail('exclude', 'must be an array of paths or { path, method } objects', "E.g. exclude: ['health', 'assets/{*path}'].");
+  }
   if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
     fail('onEvent', 'must be a function (event) => void', 'Leave it out, or use @nestjs/event-emitter.');
   }
@@ -271,5 +300,7 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
     maxSessionsPerUser,
     onSessionLimit,
     onEvent: options.onEvent,
+    writeConcern,
+    exclude,
   };
 }

@@ -117,21 +117,24 @@ export class SessionService<S extends object = AppSessionData> {
    * Writes the session to MongoDB now.
    *
    * @throws SessionEndedError (401) when the session was ended elsewhere while this request ran; it is not
-   * re-created.
+   * re-created, and its cookie is cleared.
+   * @throws SessionStoreError (503) when MongoDB could not write it; nothing more is written in this request.
    */
   async save(): Promise<void> {
     const session = this.require('save');
-    await callStore('save the session', (done) => session.save(done));
-    if (this.store.wasEndedElsewhere(session)) throw new SessionEndedError();
+    await this.guarded('save the session', () => callStore((done) => session.save(done)));
+    if (this.store.wasEndedElsewhere(session)) this.ended();
   }
 
   /**
    * Gives the session a new id: the old document is deleted and the data is dropped, except what `keep`
-   * names. With data kept, the login time and device carry over (the absolute timeout is not reset) and the
-   * new document is written before the promise resolves.
+   * names. With data kept, the login time and device carry over (the absolute timeout is not reset), and
+   * the new document is written before the old one is deleted, so a logout everywhere that runs meanwhile
+   * cannot miss it.
    *
    * @throws SessionEndedError (401) when data is to be kept but the session was ended elsewhere while this
-   * request ran: its data is not carried over to a new id.
+   * request ran: nothing is carried over, no new id is issued, the cookie is cleared.
+   * @throws SessionStoreError (503) when MongoDB failed; the request keeps no session, no cookie is sent.
    */
   async regenerate(options: RegenerateOptions<S> = {}): Promise<void> {
     const { req } = this.context('regenerate');
@@ -139,13 +142,12 @@ export class SessionService<S extends object = AppSessionData> {
     const data = sessionData(old);
     const keep = options.keep === true ? Object.keys(data) : (options.keep ?? []);
     const kept = Object.fromEntries(keep.filter((key) => key in data).map((key) => [key, data[key]]));
-    const meta = this.store.metaOf(old);
-    await callStore('regenerate the session', (done) => old.regenerate(done));
-    if (Object.keys(kept).length === 0) return;
-    if (this.store.wasEndedElsewhere(old)) throw new SessionEndedError();
-    Object.assign(req.session, kept);
-    this.store.setMeta(req.session, { ...meta });
-    await this.save();
+    if (Object.keys(kept).length === 0) {
+      await this.guarded('regenerate the session', () => callStore((done) => old.regenerate(done)));
+      return;
+    }
+    const outcome = await this.guarded('regenerate the session', () => this.store.rotateKeeping(req, kept));
+    if (outcome === 'ended') this.ended();
   }
 
   /**
@@ -155,6 +157,8 @@ export class SessionService<S extends object = AppSessionData> {
    *
    * @throws SessionDataError when `data` lacks the user id (the `userIdField` option).
    * @throws ForbiddenException (403) when the session limit is reached and `onSessionLimit` is `'refuse'`.
+   * @throws SessionLimitBusyError (429) when other logins of the same user keep the session limit busy.
+   * @throws SessionStoreError (503) when MongoDB failed; no session and no cookie come out of the request.
    */
   async login(data: S): Promise<void> {
     const userId = fields(data)[this.settings.userIdField];
@@ -163,8 +167,9 @@ export class SessionService<S extends object = AppSessionData> {
     }
     for (const [key, value] of Object.entries(data)) assertStorable(key, value);
     const { req } = this.context('login');
+    const old = this.require('login');
     const open = async () => {
-      await this.regenerate();
+      await callStore((done) => old.regenerate(done));
       this.apply(data); // checked above, before the old session was given up
       const now = new Date();
       this.store.setMeta(req.session, {
@@ -174,17 +179,15 @@ export class SessionService<S extends object = AppSessionData> {
         userAgent: req.get('user-agent')?.slice(0, 256),
         ip: req.ip,
       });
-      await this.save();
+      await callStore((done) => req.session.save(done));
     };
-    if (this.settings.maxSessionsPerUser === undefined) await open();
-    else {
-      await callStoreAsync('apply the session limit', () =>
-        this.store.withUserLock(userId, async () => {
-          await this.makeRoom(userId, this.settings.maxSessionsPerUser!);
-          await open();
-        }),
-      );
-    }
+    await this.guarded('log in', async () => {
+      if (this.settings.maxSessionsPerUser === undefined) return open();
+      return this.store.withUserLock(userId, async () => {
+        await this.makeRoom(userId, this.settings.maxSessionsPerUser!);
+        await open();
+      });
+    });
     this.events.emit('created', sessionHandle(req.session.id), userId, 'login');
   }
 
@@ -266,14 +269,10 @@ export class SessionService<S extends object = AppSessionData> {
     const session = req.session as ExpressSession | undefined;
     if (session) {
       const userId = fields(session)[this.settings.userIdField];
-      await callStore('delete the session', (done) => session.destroy(done));
+      await this.guarded('delete the session', () => callStore((done) => session.destroy(done)));
       this.events.emit(type, sessionHandle(session.id), userId, reason);
     }
-    if (!res.headersSent) {
-      const { path, domain, httpOnly, sameSite, secure } = this.settings.cookie;
-      res.clearCookie(this.settings.name, { path, domain, httpOnly, sameSite, secure: secure === 'auto' ? req.secure : secure });
-    }
-    this.noStore();
+    this.clearCookie();
   }
 
   /**
@@ -302,6 +301,47 @@ export class SessionService<S extends object = AppSessionData> {
     }
   }
 
+  /**
+   * Runs a write of the current session. When it fails, the session is detached from the request, so that
+   * express-session neither saves it again at the end (a second wait on a failing store) nor sends a cookie
+   * for it; a store failure becomes `SessionStoreError`, an HTTP answer stays as it is.
+   */
+  private async guarded<T>(action: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      this.detach();
+      throw error instanceof HttpException ? error : new SessionStoreError(action, error);
+    }
+  }
+
+  /** The session was ended elsewhere during this request: no session, cookie cleared, 401. */
+  private ended(): never {
+    this.detach();
+    this.clearCookie();
+    throw new SessionEndedError();
+  }
+
+  /** Takes the session off the request: express-session then writes nothing and sets no cookie. */
+  private detach(): void {
+    const context = sessionContext.getStore();
+    if (context) delete (context.req as { session?: unknown }).session;
+  }
+
+  private clearCookie(): void {
+    const context = sessionContext.getStore();
+    if (!context || context.res.headersSent) return;
+    const { path, domain, httpOnly, sameSite, secure } = this.settings.cookie;
+    context.res.clearCookie(this.settings.name, {
+      path,
+      domain,
+      httpOnly,
+      sameSite,
+      secure: secure === 'auto' ? context.req.secure : secure,
+    });
+    this.noStore();
+  }
+
   private noStore(): void {
     const res = sessionContext.getStore()?.res;
     if (res && !res.headersSent) res.setHeader('Cache-Control', 'no-store');
@@ -327,10 +367,10 @@ export class SessionService<S extends object = AppSessionData> {
   }
 }
 
-/** Runs an express-session callback API and turns a store failure into `SessionStoreError`. */
-function callStore(action: string, run: (done: (error?: unknown) => void) => void): Promise<void> {
+/** Runs an express-session callback API as a promise. */
+function callStore(run: (done: (error?: unknown) => void) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    run((error) => (error ? reject(new SessionStoreError(action, error)) : resolve()));
+    run((error) => (error ? reject(error) : resolve()));
   });
 }
 

@@ -7,8 +7,10 @@ import type { Collection, MongoClient } from 'mongodb';
 import { sessionData, storedSession } from './session.data.js';
 import { SessionOptionsError } from './session.errors.js';
 import type { SessionEvents } from './session.events.js';
+import { SessionExpiry } from './session.expiry.js';
 import type { ResolvedSessionOptions } from './session.options.js';
 import { checkSessionData } from './session.schema.js';
+import { UserLock } from './session.user-lock.js';
 
 /** A session as stored in MongoDB: the data as a document (connect-mongo's `stringify: false` layout). */
 export interface SessionDocument extends Partial<SessionMeta> {
@@ -46,31 +48,51 @@ export class StoreTimeoutError extends Error {
 /** MongoDB error codes meaning "this server does not implement that" (FerretDB 1.x for TTL indexes). */
 const NOT_IMPLEMENTED_CODES = new Set([115, 238]);
 
+/** `createIndex` with other options than the existing index's. */
+const INDEX_OPTIONS_CONFLICT = 85;
+
+/** What the store knows of one session object while a request holds it. */
+interface SessionRecord {
+  /** Its document exists (loaded, or inserted by this request): it is saved by update only, never upserted. */
+  persisted: boolean;
+  /** Saving or touching it found the document gone: it was ended elsewhere while this request ran. */
+  ended: boolean;
+  /** What was last written, so that saving it again unchanged costs nothing. */
+  written?: string;
+  /** Its times and device. */
+  meta: SessionMeta;
+}
+
+/** How a rotation that keeps data ended. */
+export type RotationOutcome = 'rotated' | 'ended';
+
+/** Expired sessions deleted per cleanup batch. */
+const CLEANUP_BATCH = 500;
+
 /**
  * The connect-mongo store behind the session middleware, with the guarantees connect-mongo lacks:
  *
  * - a session loaded from MongoDB is only ever updated, never upserted: once it is destroyed (logout,
  *   revocation, expiry), a request still in flight cannot write it back; only a session created in this
  *   request is inserted;
+ * - a rotation that keeps data writes the new document before deleting the old one, and gives the new one
+ *   up when the old one was already gone: a per-user deletion cannot miss a session that is changing its id;
  * - every call is bounded by `storeTimeoutMs`, and an outage is logged once, with the recovery;
  * - a stored document that is not a session, or fails the `schema` option, is treated as no session and
- *   deleted.
+ *   deleted; expiry follows the timeouts in force (`SessionExpiry`), and cleanup reports what it removes.
  *
  * Sessions are stored as documents (`stringify: false`) so that the user id is queryable through an index.
  */
 export class SessionStore extends MongoStore {
   /** The sessions collection. */
   readonly collection: Collection<SessionDocument>;
+  /** The expiry rules in force. */
+  readonly expiry: SessionExpiry;
   private readonly logger = new Logger('SessionModule');
   private readonly userIdPath: string;
-  /** Sessions whose document exists (loaded, or inserted by this request): saved by update only. */
-  private readonly persisted = new WeakSet<object>();
-  /** Sessions whose document was found gone when saving: ended elsewhere while this request ran. */
-  private readonly gone = new WeakSet<object>();
-  /** What was last written for a session, so that saving it again unchanged costs nothing. */
-  private readonly written = new WeakMap<object, string>();
-  /** Times and device of each live session; of loaded data until express-session makes it a session. */
-  private readonly metas = new WeakMap<object, SessionMeta>();
+  private readonly userLock: UserLock;
+  /** Per session object: whether it is stored, whether it was ended meanwhile, what was written, its times. */
+  private readonly records = new WeakMap<object, SessionRecord>();
   private indexes?: Promise<void>;
   private cleanupTimer?: NodeJS.Timeout;
   private unreachable = false;
@@ -93,19 +115,30 @@ export class SessionStore extends MongoStore {
       // Cleanup is done below: connect-mongo's own TTL index, when the server refuses it, fails every call.
       autoRemove: 'disabled',
     });
-    this.collection = client.db(settings.dbName).collection<SessionDocument>(settings.collectionName);
+    const db = client.db(settings.dbName);
+    // Reads from the primary, writes acknowledged as configured (a majority by default): after a failover,
+    // an ended session stays ended.
+    const durability = { writeConcern: settings.writeConcern, readPreference: 'primary' } as const;
+    this.collection = db.collection<SessionDocument>(settings.collectionName, durability);
+    this.expiry = new SessionExpiry(settings);
     this.userIdPath = `session.${settings.userIdField}`;
+    this.userLock = new UserLock(
+      db.collection(`${settings.collectionName}_locks`, durability),
+      // The section under the lock makes at most four store calls, each bounded by storeTimeoutMs.
+      5 * settings.storeTimeoutMs,
+      settings.storeTimeoutMs,
+    );
   }
 
   /**
-   * Creates the indexes and starts interval cleanup. An unreachable server is logged and the application
+   * Creates the indexes and starts the cleanup timer. An unreachable server is logged and the application
    * boots anyway (the indexes are created on the first per-user call); a server that refuses the TTL index
    * is a configuration error.
    *
    * @throws SessionOptionsError when `autoRemove: 'native'` is used against a server without TTL indexes.
    */
   async init(): Promise<void> {
-    if (this.settings.autoRemove === 'interval' && !this.cleanupTimer) {
+    if (this.settings.autoRemove !== 'disabled' && !this.cleanupTimer) {
       this.cleanupTimer = setInterval(() => void this.removeExpired(), this.settings.autoRemoveInterval * 60_000);
       this.cleanupTimer.unref();
     }
@@ -137,76 +170,129 @@ export class SessionStore extends MongoStore {
   }
 
   /**
-   * Deletes the old document and generates a new session (express-session's `regenerate`), noting when a
-   * stored session was already gone, so that its data is not carried over to a new id.
+   * express-session's `regenerate`: deletes the old document, then generates a new, empty session. When
+   * the delete fails, the request keeps its session and nothing new is generated (nor saved, nor sent). A
+   * session never stored has no document to delete.
    */
   override regenerate(req: Request, callback: (error?: unknown) => void): void {
     const old = req.session as object | undefined;
+    if (!old || !this.records.get(old)?.persisted) {
+      this.generateFor(req);
+      return callback();
+    }
     this.call(
-      async () => (await this.collection.deleteOne({ _id: req.sessionID })).deletedCount,
-      (error, deleted) => {
-        if (!error && deleted === 0 && old && this.persisted.has(old)) this.gone.add(old);
-        (this as unknown as { generate(req: Request): void }).generate(req);
-        callback(error);
+      () => this.collection.deleteOne({ _id: req.sessionID }),
+      (error) => {
+        if (!error) this.generateFor(req);
+        callback(error ?? undefined);
       },
     );
   }
 
+  /**
+   * Gives the request's session a new id and carries `kept` over to it. The new document is written first,
+   * then the old one deleted; if the old one was already gone, the session was ended meanwhile (logout,
+   * revocation, per-user deletion, expiry), so the new document is deleted too and the outcome is `'ended'`.
+   * Either way no per-user deletion can miss the session. On `'ended'` or a failure the caller detaches the
+   * session from the request, so that nothing more is written or sent.
+   */
+  async rotateKeeping(req: Request, kept: Record<string, unknown>): Promise<RotationOutcome> {
+    const old = req.session as object;
+    const oldId = req.sessionID;
+    const oldRecord = this.recordOf(old);
+    this.generateFor(req);
+    const fresh = req.session as SessionData & Session;
+    Object.assign(fresh, kept);
+    // The login time and device carry over: the absolute timeout is not reset by a rotation.
+    this.records.set(fresh, { persisted: false, ended: false, meta: { ...oldRecord.meta } });
+    await this.attempt(() => this.write(fresh.id, fresh));
+    if (!oldRecord.persisted) return 'rotated';
+    let deleted: number;
+    try {
+      deleted = (await this.attempt(() => this.collection.deleteOne({ _id: oldId }))).deletedCount;
+    } catch (error) {
+      // Unknown whether the old session still exists: fail closed, give up the new one.
+      await this.attempt(() => this.collection.deleteOne({ _id: fresh.id })).catch(noop);
+      throw error;
+    }
+    if (deleted === 1) return 'rotated';
+    oldRecord.ended = true;
+    await this.attempt(() => this.collection.deleteOne({ _id: fresh.id }));
+    return 'ended';
+  }
+
   /** Marks sessions read from MongoDB, so that saving them can never re-create a deleted document. */
   override createSession(req: Request, data: SessionData): Session & SessionData {
-    const meta = this.metas.get(data);
+    const record = this.records.get(data);
     const session = super.createSession(req, data);
-    this.persisted.add(session);
-    if (meta) {
-      this.metas.delete(data);
-      this.metas.set(session, meta);
-    }
+    this.records.set(session, record ?? { persisted: true, ended: false, meta: freshMeta() });
     return session;
   }
 
   /** The times and device of a live session (fresh ones for a session not stored yet). */
   metaOf(session: object): SessionMeta {
-    let meta = this.metas.get(session);
-    if (!meta) {
-      const now = new Date();
-      meta = { createdAt: now, lastSeenAt: now };
-      this.metas.set(session, meta);
-    }
-    return meta;
+    return this.recordOf(session).meta;
   }
 
   /** Sets what the next write of `session` records beside its data (login time, device). */
   setMeta(session: object, meta: SessionMeta): void {
-    this.metas.set(session, meta);
+    this.recordOf(session).meta = meta;
   }
 
   /**
-   * `true` when saving, touching or regenerating `session` found its document gone: it was ended elsewhere
+   * `true` when saving, touching or rotating `session` found its document gone: it was ended elsewhere
    * (logout, revocation, expiry) while this request ran.
    */
   wasEndedElsewhere(session: object): boolean {
-    return this.gone.has(session);
+    return this.records.get(session)?.ended === true;
   }
 
-  /** Deletes expired documents; what `autoRemove: 'interval'` runs on its timer. */
+  /**
+   * Deletes the sessions that the expiry rules in force have ended, and emits an `expired` event for each
+   * one it deleted; what the cleanup timer runs. Resolves to the number deleted.
+   */
   async removeExpired(): Promise<number> {
+    let removed = 0;
     try {
-      const { deletedCount } = await this.run(() => this.collection.deleteMany({ expires: { $lt: new Date() } }));
-      return deletedCount;
+      for (;;) {
+        const now = Date.now();
+        const expired = await this.attempt(() =>
+          this.collection
+            .find(this.expiry.expiredFilter(now) as object, {
+              projection: { expires: 1, createdAt: 1, loginAt: 1, lastSeenAt: 1, [this.userIdPath]: 1 },
+            })
+            .limit(CLEANUP_BATCH)
+            .toArray(),
+        );
+        // One by one, each filtered again: a session touched since it was read is not deleted, and each
+        // event is for a session this call deleted.
+        const deleted = await Promise.all(
+          expired.map((document) =>
+            this.attempt(() =>
+              this.collection.deleteOne({ $and: [{ _id: document._id }, this.expiry.expiredFilter(now) as object] }),
+            ).then(({ deletedCount }) => deletedCount === 1),
+          ),
+        );
+        expired.forEach((document, index) => {
+          if (!deleted[index]) return;
+          removed += 1;
+          const reason = this.expiry.expiredBecause(document, now) ?? 'idle-timeout';
+          this.events.emit('expired', sessionHandle(document._id), document.session?.[this.settings.userIdField], reason);
+        });
+        if (expired.length < CLEANUP_BATCH) return removed;
+      }
     } catch (error) {
       this.failed(error);
-      return 0;
+      return removed;
     }
   }
 
-  /** The user's sessions that have not expired, through the user-id index. */
+  /** The user's live sessions (by the expiry rules in force), through the user-id index. */
   async findByUser(userId: unknown): Promise<SessionDocument[]> {
-    return this.run(async () => {
+    return this.attempt(async () => {
       await this.ensureIndexes();
-      return this.collection
-        .find({ [this.userIdPath]: userId, expires: { $gt: new Date() } })
-        .sort({ expires: -1 })
-        .toArray();
+      const filter = { $and: [{ [this.userIdPath]: userId }, this.expiry.liveFilter(Date.now()) as object] };
+      return this.collection.find(filter).sort({ expires: -1 }).toArray();
     });
   }
 
@@ -218,39 +304,21 @@ export class SessionStore extends MongoStore {
     const filter: Record<string, unknown> = { [this.userIdPath]: userId };
     if (select.except !== undefined) filter._id = { $ne: select.except };
     if (select.only !== undefined) filter._id = { $in: Array.isArray(select.only) ? select.only : [select.only] };
-    return this.run(async () => {
+    return this.attempt(async () => {
       await this.ensureIndexes();
       return (await this.collection.deleteMany(filter)).deletedCount;
     });
   }
 
   /**
-   * Runs `critical` while holding a per-user lock (a document in `<collection>_locks`), so that concurrent
-   * logins of one user are applied one after the other. A lock left by a crashed process expires after
-   * `storeTimeoutMs`.
+   * Runs `section` while holding the user's lock (a document in `<collection>_locks`), so that concurrent
+   * logins of one user are counted one after the other (the session limit).
    *
-   * @throws StoreTimeoutError when the lock stays taken for longer than `storeTimeoutMs`.
+   * @throws SessionLimitBusyError (429) when other logins of the user hold the lock for longer than
+   * `storeTimeoutMs`.
    */
-  async withUserLock<T>(userId: unknown, critical: () => Promise<T>): Promise<T> {
-    const locks = this.client.db(this.settings.dbName).collection<{ _id: string; until: Date }>(`${this.settings.collectionName}_locks`);
-    const _id = JSON.stringify(userId);
-    const deadline = Date.now() + this.settings.storeTimeoutMs;
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        await this.reconnectable(() => locks.insertOne({ _id, until: new Date(Date.now() + this.settings.storeTimeoutMs) }));
-        break;
-      } catch (error) {
-        if ((error as { code?: unknown }).code !== 11000) throw error;
-        await locks.deleteOne({ _id, until: { $lt: new Date() } }); // taken over from a crashed holder
-        if (Date.now() > deadline) throw new StoreTimeoutError('another login of this user holds the session-limit lock');
-        await new Promise((resolve) => setTimeout(resolve, Math.min(50, 2 * attempt) + Math.random() * 5));
-      }
-    }
-    try {
-      return await critical();
-    } finally {
-      await locks.deleteOne({ _id }).catch(noop);
-    }
+  withUserLock<T>(userId: unknown, section: () => Promise<T>): Promise<T> {
+    return this.userLock.run(userId, (operation) => this.run(operation), section);
   }
 
   /** Stops the cleanup timer and closes the client when the module created it. */
@@ -261,6 +329,20 @@ export class SessionStore extends MongoStore {
     if (this.ownsClient) await this.client.close();
   }
 
+  private recordOf(session: object): SessionRecord {
+    let record = this.records.get(session);
+    if (!record) {
+      record = { persisted: false, ended: false, meta: freshMeta() };
+      this.records.set(session, record);
+    }
+    return record;
+  }
+
+  /** express-session's own `generate` (set on the store by the middleware): a new id and an empty session. */
+  private generateFor(req: Request): void {
+    (this as unknown as { generate(req: Request): void }).generate(req);
+  }
+
   private async read(sid: string): Promise<SessionData | null> {
     const document = await this.collection.findOne({ _id: sid });
     if (!document) return null;
@@ -268,13 +350,11 @@ export class SessionStore extends MongoStore {
     const userId = stored?.data[this.settings.userIdField];
     const now = Date.now();
     if (!(document.expires instanceof Date)) return this.reject(sid, userId, 'it has no expiry date');
-    // The timeouts in force now decide, also for sessions written under longer ones.
-    const idleDeadline = document.lastSeenAt instanceof Date ? document.lastSeenAt.getTime() + this.settings.idleTimeout * 1000 : Infinity;
-    const absoluteDeadline = this.absoluteDeadline(document);
-    if (Math.min(document.expires.getTime(), idleDeadline, absoluteDeadline) <= now) {
+    const expired = this.expiry.expiredBecause(document, now);
+    if (expired) {
       // Served by nobody from now on; deleted here rather than by the next cleanup.
-      await this.collection.deleteOne({ _id: sid });
-      this.events.emit('expired', sessionHandle(sid), userId, absoluteDeadline <= now ? 'absolute-timeout' : 'idle-timeout');
+      const { deletedCount } = await this.collection.deleteOne({ _id: sid });
+      if (deletedCount === 1) this.events.emit('expired', sessionHandle(sid), userId, expired);
       return null;
     }
     if (!stored) return this.reject(sid, undefined, 'the stored value is not a session object');
@@ -289,48 +369,46 @@ export class SessionStore extends MongoStore {
     data.cookie = stored.cookie;
     const session = data as unknown as SessionData;
     const createdAt = document.createdAt instanceof Date ? document.createdAt : new Date(now);
-    this.metas.set(session, {
-      createdAt,
-      loginAt: document.loginAt,
-      lastSeenAt: document.lastSeenAt instanceof Date ? document.lastSeenAt : createdAt,
-      userAgent: document.userAgent,
-      ip: document.ip,
+    this.records.set(session, {
+      persisted: true,
+      ended: false,
+      meta: {
+        createdAt,
+        loginAt: document.loginAt,
+        lastSeenAt: document.lastSeenAt instanceof Date ? document.lastSeenAt : createdAt,
+        userAgent: document.userAgent,
+        ip: document.ip,
+      },
     });
     return session;
-  }
-
-  /** When the absolute timeout ends a session that logged in (or was created) at these times. */
-  private absoluteDeadline(meta: Partial<SessionMeta>): number {
-    if (this.settings.absoluteTimeout === undefined) return Number.POSITIVE_INFINITY;
-    const start = meta.loginAt ?? meta.createdAt;
-    return start ? start.getTime() + this.settings.absoluteTimeout * 1000 : Number.POSITIVE_INFINITY;
   }
 
   /** Inserts a session created in this request; updates, never upserts, one that already had a document. */
   private async write(sid: string, session: SessionData & Session): Promise<void> {
     const now = new Date();
-    const meta = this.metaOf(session);
+    const record = this.recordOf(session);
+    const { meta } = record;
     const data = { ...sessionData(session), cookie: (session.cookie as unknown as { toJSON(): object }).toJSON() };
-    const expires = this.expiry(meta, now.getTime());
+    const expires = this.expiry.next(meta, now.getTime());
     // An explicit save() followed by express-session's own at the end of the request writes once.
     const snapshot = `${sid}|${JSON.stringify(data)}`;
-    if (this.written.get(session) === snapshot) return;
-    if (!this.persisted.has(session)) {
+    if (record.written === snapshot) return;
+    if (!record.persisted) {
       const recorded = Object.fromEntries(Object.entries(meta).filter(([, value]) => value !== undefined));
       await this.collection.insertOne({ _id: sid, session: data, expires, ...recorded, lastSeenAt: now });
-      this.persisted.add(session);
+      record.persisted = true;
     } else {
       const { matchedCount } = await this.collection.updateOne(
         { _id: sid, expires: { $gt: now } },
         { $set: { session: data, expires, lastSeenAt: now } },
       );
       if (matchedCount === 0) {
-        this.gone.add(session);
+        record.ended = true;
         return;
       }
     }
     meta.lastSeenAt = now;
-    this.written.set(session, snapshot);
+    record.written = snapshot;
   }
 
   /** `true` when `touchAfter` has passed since the session was last written or touched. */
@@ -340,19 +418,14 @@ export class SessionStore extends MongoStore {
 
   /** Slides the expiry of an unchanged session (`touch` calls it once `touchAfter` has passed); never re-creates it. */
   private async extend(sid: string, session: SessionData): Promise<void> {
-    const meta = this.metaOf(session);
+    const record = this.recordOf(session);
     const now = Date.now();
     const { matchedCount } = await this.collection.updateOne(
       { _id: sid, expires: { $gt: new Date(now) } },
-      { $set: { expires: this.expiry(meta, now), lastSeenAt: new Date(now) } },
+      { $set: { expires: this.expiry.next(record.meta, now), lastSeenAt: new Date(now) } },
     );
-    if (matchedCount === 0) this.gone.add(session);
-    else meta.lastSeenAt = new Date(now);
-  }
-
-  /** Idle timeout from now, capped by the absolute timeout since login. */
-  private expiry(meta: SessionMeta, now: number): Date {
-    return new Date(Math.min(now + this.settings.idleTimeout * 1000, this.absoluteDeadline(meta)));
+    if (matchedCount === 0) record.ended = true;
+    else record.meta.lastSeenAt = new Date(now);
   }
 
   /** Deletes a stored document that cannot be served, and logs why, once (it is gone afterwards). */
@@ -366,14 +439,22 @@ export class SessionStore extends MongoStore {
 
   /** Runs a store operation for express-session: bounded in time, outages logged, callback style. */
   private call<T>(operation: () => Promise<T>, callback: Callback<T>): void {
-    this.run(operation).then(
+    this.attempt(operation).then(
+      (result) => callback(null, result),
+      (error: unknown) => callback(error),
+    );
+  }
+
+  /** Runs a store operation bounded in time, logging an outage once and the recovery. */
+  private attempt<T>(operation: () => Promise<T>): Promise<T> {
+    return this.run(operation).then(
       (result) => {
         this.recovered();
-        callback(null, result);
+        return result;
       },
       (error: unknown) => {
         this.failed(error);
-        callback(error);
+        throw error;
       },
     );
   }
@@ -452,8 +533,12 @@ export class SessionStore extends MongoStore {
   private async createIndexes(): Promise<void> {
     await this.collection.createIndex({ [this.userIdPath]: 1 });
     if (this.settings.autoRemove !== 'native') return;
+    // The TTL index is the safety net: it removes a document two cleanup intervals after its expiry, by when
+    // the cleanup timer has normally deleted it and emitted its `expired` event (MongoDB's TTL monitor tells
+    // nobody what it removes).
+    const expireAfterSeconds = 2 * this.settings.autoRemoveInterval * 60;
     try {
-      await this.collection.createIndex({ expires: 1 }, { expireAfterSeconds: 0 });
+      await this.collection.createIndex({ expires: 1 }, { expireAfterSeconds });
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       if (typeof code === 'number' && NOT_IMPLEMENTED_CODES.has(code)) {
@@ -463,12 +548,23 @@ export class SessionStore extends MongoStore {
             "Set autoRemove: 'interval' (FerretDB 1.x needs it).",
         );
       }
-      throw error;
+      if (code !== INDEX_OPTIONS_CONFLICT) throw error;
+      // A TTL index from an earlier version or setting (connect-mongo's has 0 s): changed in place.
+      await this.collection.db.command({
+        collMod: this.collection.collectionName,
+        index: { keyPattern: { expires: 1 }, expireAfterSeconds },
+      });
     }
   }
 }
 
 function noop(): void {}
+
+/** Times of a session created now. */
+function freshMeta(): SessionMeta {
+  const now = new Date();
+  return { createdAt: now, lastSeenAt: now };
+}
 
 const OUTAGE_ERRORS = new Set([
   'StoreTimeoutError',

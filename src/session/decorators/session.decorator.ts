@@ -1,20 +1,20 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import type { Request } from 'express';
 import { SessionStoreError } from '../session.errors.js';
-import { sessionContext } from '../session.internal-constants.js';
+import { sessionContextOf } from '../session.request.js';
 import type { SessionKey } from '../session.types.js';
 
 const sessionParam = createParamDecorator((key: string | undefined, context: ExecutionContext) => {
-  const storeError = sessionContext.getStore()?.storeError;
-  if (storeError !== undefined) throw new SessionStoreError('load the session', storeError);
-  const session = context.switchToHttp().getRequest<Request>().session as unknown as Record<string, unknown> | undefined;
+  const current = sessionContextOf(context);
+  if (current?.storeError !== undefined) throw new SessionStoreError('load the session', current.storeError);
+  const session = current?.req.session as unknown as Record<string, unknown> | undefined;
   return key === undefined ? session : session?.[key];
 });
 
 /**
- * Injects the request's session (`UserSession`), or one value of it (`SessionValue<'key'>`).
- * The key is checked against the application's session shape at compile time. Throws `SessionStoreError`
- * (503) when MongoDB could not load the session.
+ * Injects the request's session (`UserSession`), or one value of it (`SessionValue<'key'>`), in HTTP
+ * handlers and in GraphQL resolvers over HTTP; `undefined` where no session was loaded. The key is checked
+ * against the application's session shape at compile time. Throws `SessionStoreError` (503) when MongoDB
+ * could not load the session.
  *
  * @example
  * @Get('me')
