@@ -177,6 +177,14 @@ class ScenarioController {
     return { written: true };
   }
 
+  @Post('held-regenerate')
+  @HttpCode(200)
+  async heldRegenerate() {
+    await gates.current?.wait();
+    await this.sessions.regenerate({ keep: true });
+    return { rotated: true };
+  }
+
   @Get('jitter-read')
   async jitterRead() {
     await jitter();
