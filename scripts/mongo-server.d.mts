@@ -15,6 +15,12 @@ export interface FerretDBServer {
   binary: string;
   dataDir: string;
   stop(): Promise<void>;
+  /** SIGSTOP: a hung server, which accepts connections and answers nothing. */
+  pause(): void;
+  /** SIGCONT, after `pause`. */
+  resume(): void;
+  /** SIGKILL: a crash; `stop()` still waits for the exit and cleans up. */
+  kill(): void;
 }
 export declare const FERRETDB_MODULE: string;
 export declare const FERRETDB_VERSION: string;

@@ -112,6 +112,7 @@ export async function startFerretDB({ port: wantedPort, dataDir: givenDir, postg
   const stop = async () => {
     process.removeListener('exit', killOnExit);
     if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGCONT'); // a paused server would not act on SIGTERM
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
       await exited;
@@ -127,7 +128,9 @@ export async function startFerretDB({ port: wantedPort, dataDir: givenDir, postg
     throw new Error(`FerretDB ${ready === 'exited' ? 'exited at start' : 'did not answer within 30 s'}: ${stderr.trim() || 'no output'}`);
   }
   log(`FerretDB ${FERRETDB_VERSION} (${backend} backend, telemetry off) listening on 127.0.0.1:${port}`);
-  return { uri, kind: 'FerretDB', backend, stop, port, binary, dataDir };
+  // pause/resume: a hung server (connections accepted, nothing answered); kill: a crash (no clean shutdown).
+  const signal = (name) => () => void child.kill(name);
+  return { uri, kind: 'FerretDB', backend, stop, port, binary, dataDir, pause: signal('SIGSTOP'), resume: signal('SIGCONT'), kill: signal('SIGKILL') };
 }
 
 async function waitUntilAnswering(uri, timeoutMs) {

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { SessionModule } from 'nestjs-typed-session';
 import request from 'supertest';
 import { freePort, startFerretDB, type FerretDBServer } from '../scripts/mongo-server.mjs';
-import { cookieFrom } from './support/cookies.js';
+import { MongoClient } from 'mongodb';
+import { cookieFrom, sessionIdOf, setCookieFor } from './support/cookies.js';
 import { Gate, gates, startScenarioApp } from './scenarios/routes.scenario.js';
 
 // These tests really stop and restart a database server process: a FerretDB of their own, on a fixed
@@ -18,21 +19,26 @@ afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-async function sessionApp(uri: string): Promise<INestApplication> {
+async function sessionApp(uri: string, storeTimeoutMs = STORE_TIMEOUT_MS): Promise<INestApplication> {
   const app = await startScenarioApp(
     SessionModule.forRoot({
       secret: 'outage-secret',
       uri,
       dbName: 'outage',
       autoRemove: 'interval',
-      storeTimeoutMs: STORE_TIMEOUT_MS,
+      storeTimeoutMs,
     }),
   );
   cleanups.push(() => app.close());
   return app;
 }
 
-async function restartableServer(): Promise<{ start: () => Promise<FerretDBServer>; uri: string; stop: () => Promise<void> }> {
+async function restartableServer(): Promise<{
+  start: () => Promise<FerretDBServer>;
+  uri: string;
+  stop: () => Promise<void>;
+  running: () => FerretDBServer;
+}> {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'outage-'));
   let server: FerretDBServer | undefined;
@@ -48,6 +54,10 @@ async function restartableServer(): Promise<{ start: () => Promise<FerretDBServe
     uri: `mongodb://127.0.0.1:${port}/`,
     start: async () => (server = await startFerretDB({ port, dataDir })),
     stop,
+    running: () => {
+      if (!server) throw new Error('the server is not running');
+      return server;
+    },
   };
 }
 
@@ -134,6 +144,48 @@ describe('MongoDB down, and back', () => {
     await db.start();
     await untilStatus(() => http().get('/s/guarded').set('Cookie', cookie), 200);
     expect((await http().get('/s/guarded').set('Cookie', cookie)).body).toEqual({ userId: 'u-midway' });
+  }, 120_000);
+
+  it('a login or a guarded read on a hung server waits one storeTimeoutMs, not two, and sets no cookie', async () => {
+    const db = await restartableServer();
+    await db.start();
+    const app = await sessionApp(db.uri, 2000);
+    const http = () => request(app.getHttpServer());
+    const cookie = cookieFrom(await http().post('/s/login').send({ userId: 'u-wait' }).expect(200));
+    // Hung, not gone: connections stay open and nothing answers, so every call waits for its timeout.
+    db.running().pause();
+
+    const timed = async (send: () => Promise<request.Response>) => {
+      const started = Date.now();
+      const response = await send();
+      return { response, ms: Date.now() - started };
+    };
+    const fresh = await timed(() => http().post('/s/login').send({ userId: 'u-wait' }));
+    const again = await timed(() => http().post('/s/login').set('Cookie', cookie).send({ userId: 'u-wait' }));
+    const read = await timed(() => http().get('/s/guarded').set('Cookie', cookie));
+    process.stdout.write(
+      `outage: hung server, storeTimeoutMs 2000: a login waited ${fresh.ms} ms (${again.ms} ms with a cookie), ` +
+        `a guarded read ${read.ms} ms\n`,
+    );
+    for (const { response, ms } of [fresh, again, read]) {
+      expect(response.status).toBe(503);
+      expect(setCookieFor(response)).toBeUndefined();
+      // One bounded wait; a second one (the end-of-request save of a half-made session) would pass 4000.
+      expect(ms).toBeGreaterThanOrEqual(2000);
+      expect(ms).toBeLessThan(3500);
+    }
+
+    // Back: the writes the server received while hung run now; the store deletes the ones it gave up on.
+    db.running().resume();
+    await untilStatus(() => http().get('/s/guarded').set('Cookie', cookie), 200);
+    // Nothing half-made is left: only the session that logged in before the outage.
+    const client = new MongoClient(db.uri);
+    try {
+      const stored = await client.db('outage').collection('sessions').find({ 'session.userId': 'u-wait' }).toArray();
+      expect(stored.map((document) => document._id)).toEqual([sessionIdOf(cookie)]);
+    } finally {
+      await client.close();
+    }
   }, 120_000);
 
   it('boots while MongoDB is down, and serves sessions once it is up', async () => {

@@ -98,6 +98,11 @@ export class SessionStore extends MongoStore {
   private unreachable = false;
   private closing = false;
   private reconnecting?: Promise<void>;
+  /**
+   * Ids of new sessions whose insert failed in an outage, or timed out: the server may still apply it later,
+   * though no client was given the id. Deleted once MongoDB answers again.
+   */
+  private readonly unsettled = new Set<string>();
 
   constructor(
     private readonly settings: ResolvedSessionOptions,
@@ -155,7 +160,8 @@ export class SessionStore extends MongoStore {
   }
 
   override set(sid: string, session: SessionData, callback: Callback = noop): void {
-    this.call(() => this.write(sid, session as SessionData & Session), callback);
+    const inserting = !this.records.get(session)?.persisted;
+    this.call(() => this.write(sid, session as SessionData & Session), callback, inserting ? sid : undefined);
   }
 
   override touch(sid: string, session: SessionData, callback: Callback = noop): void {
@@ -205,19 +211,19 @@ export class SessionStore extends MongoStore {
     Object.assign(fresh, kept);
     // The login time and device carry over: the absolute timeout is not reset by a rotation.
     this.records.set(fresh, { persisted: false, ended: false, meta: { ...oldRecord.meta } });
-    await this.attempt(() => this.write(fresh.id, fresh));
+    await this.attempt(() => this.write(fresh.id, fresh), fresh.id);
     if (!oldRecord.persisted) return 'rotated';
     let deleted: number;
     try {
       deleted = (await this.attempt(() => this.collection.deleteOne({ _id: oldId }))).deletedCount;
     } catch (error) {
       // Unknown whether the old session still exists: fail closed, give up the new one.
-      await this.attempt(() => this.collection.deleteOne({ _id: fresh.id })).catch(noop);
+      await this.attempt(() => this.collection.deleteOne({ _id: fresh.id }), fresh.id).catch(noop);
       throw error;
     }
     if (deleted === 1) return 'rotated';
     oldRecord.ended = true;
-    await this.attempt(() => this.collection.deleteOne({ _id: fresh.id }));
+    await this.attempt(() => this.collection.deleteOne({ _id: fresh.id }), fresh.id);
     return 'ended';
   }
 
@@ -438,25 +444,28 @@ export class SessionStore extends MongoStore {
   }
 
   /** Runs a store operation for express-session: bounded in time, outages logged, callback style. */
-  private call<T>(operation: () => Promise<T>, callback: Callback<T>): void {
-    this.attempt(operation).then(
+  private call<T>(operation: () => Promise<T>, callback: Callback<T>, inserting?: string): void {
+    this.attempt(operation, inserting).then(
       (result) => callback(null, result),
       (error: unknown) => callback(error),
     );
   }
 
-  /** Runs a store operation bounded in time, logging an outage once and the recovery. */
-  private attempt<T>(operation: () => Promise<T>): Promise<T> {
-    return this.run(operation).then(
-      (result) => {
-        this.recovered();
-        return result;
-      },
-      (error: unknown) => {
-        this.failed(error);
-        throw error;
-      },
-    );
+  /**
+   * Runs a store operation bounded in time, logging an outage once and the recovery. `inserting` names a new
+   * session the operation writes: if it fails in an outage, that document is deleted once MongoDB is back.
+   */
+  private async attempt<T>(operation: () => Promise<T>, inserting?: string): Promise<T> {
+    let result: T;
+    try {
+      result = await this.run(operation);
+    } catch (error) {
+      if (inserting !== undefined && isOutage(error)) this.unsettled.add(inserting);
+      this.failed(error);
+      throw error;
+    }
+    await this.recovered();
+    return result;
   }
 
   /** Runs a store operation: reconnecting if needed, bounded by `storeTimeoutMs`. */
@@ -516,10 +525,19 @@ export class SessionStore extends MongoStore {
     this.logger.error(`MongoDB is unreachable (${describe(error)}); session routes answer 503 until it is back.`);
   }
 
-  private recovered(): void {
+  /** After an outage: logs the recovery and deletes the new sessions whose inserts were given up on. */
+  private async recovered(): Promise<void> {
     if (!this.unreachable) return;
     this.unreachable = false;
     this.logger.log('MongoDB is reachable again; sessions are served.');
+    if (this.unsettled.size === 0) return;
+    const ids = [...this.unsettled];
+    try {
+      await this.run(() => this.collection.deleteMany({ _id: { $in: ids } }));
+      for (const id of ids) this.unsettled.delete(id);
+    } catch (error) {
+      this.failed(error); // tried again after the next outage
+    }
   }
 
   private ensureIndexes(): Promise<void> {
