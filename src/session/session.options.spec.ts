@@ -20,6 +20,8 @@ describe('resolveSessionOptions', () => {
       autoRemoveInterval: 10,
       userIdField: 'userId',
       storeTimeoutMs: 5_000,
+      writeConcern: { w: 'majority' },
+      exclude: [],
     });
     expect(resolved.isAuthenticated({ userId: 'u1' } as never)).toBe(true);
     expect(resolved.isAuthenticated({})).toBe(false);
@@ -77,6 +79,9 @@ describe('resolveSessionOptions', () => {
     ['cookie.secure', { cookie: { hostPrefix: true, secure: false } }],
     ['cookie.domain', { cookie: { hostPrefix: true, domain: 'example.test' } }],
     ['cookie.path', { cookie: { hostPrefix: true, path: '/app' } }],
+    ['writeConcern', { writeConcern: 'majority' }],
+    ['exclude', { exclude: 'health' }],
+    ['exclude', { exclude: [{ method: 0 }] }],
   ];
 
   it.each(invalid)('names the option "%s" when it is wrong: %j', (option, overrides) => {
