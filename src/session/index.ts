@@ -9,9 +9,16 @@ export {
 } from './session.errors.js';
 export { SESSION_EVENT_PREFIX, type SessionEvent, type SessionEventReason, type SessionEventType } from './session.events.js';
 export { AuthGuard } from './session.guard.js';
+export { SessionLimitBusyError } from './session.user-lock.js';
 export { SessionModule } from './session.module.js';
 export type { SessionModuleExtras } from './session.module-definition.js';
-export type { AutoRemoveMode, SessionCookieOptions, SessionLimitPolicy, SessionModuleOptions } from './session.options.js';
+export type {
+  AutoRemoveMode,
+  ExcludedRoute,
+  SessionCookieOptions,
+  SessionLimitPolicy,
+  SessionModuleOptions,
+} from './session.options.js';
 export type { SessionSchema, StandardSchemaV1 } from './session.schema.js';
 export { SessionService, type DestroyAllOptions, type RegenerateOptions } from './session.service.js';
 export type {
