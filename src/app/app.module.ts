@@ -35,6 +35,8 @@ const DEV_SECRET = 'example-app-dev-secret-not-for-production';
           touchAfter: config.get('SESSION_TOUCH_AFTER') === undefined ? undefined : Number(config.get('SESSION_TOUCH_AFTER')),
           maxSessionsPerUser: Number(config.get('SESSION_MAX_PER_USER', 5)),
           cookie: { hostPrefix: config.get('SESSION_HOST_PREFIX') === '1' },
+          // The health check never waits for MongoDB, even with a session cookie.
+          exclude: ['health'],
         };
       },
     }),

@@ -20,7 +20,7 @@ export class MeController {
     return { visits };
   }
 
-  /** A route that never needs the session. */
+  /** A route that never needs the session: left out of session loading (`exclude`), so `@Public()`. */
   @Public()
   @Get('health')
   health() {
