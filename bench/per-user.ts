@@ -104,9 +104,9 @@ async function grow(sessions: Collection, template: Document, from: number, targ
 }
 
 async function addTargetSessions(sessions: Collection, template: Document): Promise<string[]> {
-  const ids = Array.from({ length: SESSIONS_PER_USER }, newSessionId);
-  await sessions.insertMany(ids.map((id) => cloneSession(template, id, TARGET_USER)));
-  return ids;
+  const clones = Array.from({ length: SESSIONS_PER_USER }, () => cloneSession(template, newSessionId(), TARGET_USER));
+  await sessions.insertMany(clones);
+  return clones.map((clone) => clone._id as string); // the stored keys
 }
 
 async function timed(operation: () => Promise<void>): Promise<number> {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { sign } from 'cookie-signature';
 import type { Db, Document } from 'mongodb';
 import { BENCH_SETTINGS } from './setups/settings.js';
@@ -37,15 +37,23 @@ export async function loginTemplate(setup: SetupProcess, db: Db): Promise<Docume
   const pair = cookie.split(';')[0]!;
   const value = decodeURIComponent(pair.slice(pair.indexOf('=') + 1));
   const id = value.slice(2, value.lastIndexOf('.'));
-  const template = await db.collection('sessions').findOne({ _id: id as never });
+  // connect-mongo stores a session under its id; ours under the SHA-256 of it.
+  const keys = [id, hashedKey(id)];
+  const template = await db.collection('sessions').findOne({ _id: { $in: keys } as never });
   if (!template) throw new Error(`${setup.spec.name}: no session document ${id} after login`);
-  await db.collection('sessions').deleteOne({ _id: id as never });
-  return template;
+  await db.collection('sessions').deleteOne({ _id: template._id });
+  return { ...template, hashedIds: (template._id as unknown) !== id };
+}
+
+/** The key our store files a session id under. */
+function hashedKey(id: string): string {
+  return createHash('sha256').update(id).digest('base64url');
 }
 
 /** A copy of `template` with a new id, belonging to `user`, fresh as if it had just logged in. */
 export function cloneSession(template: Document, id: string, user: object, now = new Date()): Document {
-  const clone: Document = { ...template, _id: id, session: { ...template.session, ...user } };
+  const { hashedIds, ...document } = template;
+  const clone: Document = { ...document, _id: hashedIds ? hashedKey(id) : id, session: { ...template.session, ...user } };
   clone.expires = new Date(now.getTime() + BENCH_SETTINGS.idleTimeout * 1000);
   // Each layout's own time fields (connect-mongo: lastModified; ours: createdAt, loginAt, lastSeenAt).
   for (const field of ['lastModified', 'createdAt', 'loginAt', 'lastSeenAt']) if (field in template) clone[field] = now;

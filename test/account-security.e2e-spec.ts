@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import { SessionModule, type SessionEvent, type SessionModuleOptions } from 'nestjs-typed-session';
 import request from 'supertest';
-import { cookieFrom, sessionIdOf, setCookieFor, signedCookie } from './support/cookies.js';
+import { cookieFrom, sessionIdOf, setCookieFor, signedCookie, storedIdOf } from './support/cookies.js';
 import { TestDatabase } from './support/database.js';
 import { scenarioOptions, startScenarioApp } from './scenarios/routes.scenario.js';
 
@@ -27,9 +27,9 @@ async function setup(overrides: Partial<SessionModuleOptions> = {}, db?: TestDat
   const http = () => request(app.getHttpServer());
   const login = async (userId: string, headers: Record<string, string> = {}) =>
     cookieFrom(await http().post('/s/login').set(headers).send({ userId }).expect(200));
-  const doc = (cookie: string) => database.sessions().findOne({ _id: sessionIdOf(cookie) });
+  const doc = (cookie: string) => database.sessions().findOne({ _id: storedIdOf(cookie) });
   const shift = (cookie: string, fields: Record<string, Date>) =>
-    database.sessions().updateOne({ _id: sessionIdOf(cookie) }, { $set: fields });
+    database.sessions().updateOne({ _id: storedIdOf(cookie) }, { $set: fields });
   return { http, login, doc, shift, events, db: database };
 }
 
@@ -208,7 +208,7 @@ describe('maxSessionsPerUser', () => {
     if (policy === 'refuse') {
       expect(succeeded).toHaveLength(2);
       expect(responses.filter((r) => r.status === 403)).toHaveLength(4);
-      expect(live.map((d) => d._id).sort()).toEqual(succeeded.map((r) => sessionIdOf(cookieFrom(r))).sort());
+      expect(live.map((d) => d._id).sort()).toEqual(succeeded.map((r) => storedIdOf(cookieFrom(r))).sort());
     } else {
       expect(succeeded).toHaveLength(6);
     }
@@ -230,7 +230,7 @@ describe('lifecycle events', () => {
     await s.shift(d, { expires: ago(1) });
     await s.http().get('/s/guarded').set('Cookie', d).expect(401);
     const e = await s.login('u-ev');
-    await s.db.sessions().updateOne({ _id: sessionIdOf(e) }, { $set: { 'session.role': 'root' } });
+    await s.db.sessions().updateOne({ _id: storedIdOf(e) }, { $set: { 'session.role': 'root' } });
     await s.http().get('/s/guarded').set('Cookie', e).expect(401);
 
     expect(s.events.map(({ type, reason }) => `${type}:${reason}`)).toEqual([

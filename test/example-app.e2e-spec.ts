@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { cookieFrom, handleOf, sessionIdOf, setCookieFor, tamper } from './support/cookies.js';
+import { cookieFrom, handleOf, sessionIdOf, setCookieFor, tamper, storedIdOf } from './support/cookies.js';
 import type { TestDatabase } from './support/database.js';
 import { startExampleApp } from './support/example-app.js';
 import { SessionAuditListener } from '../src/app/session-audit.listener.js';
@@ -39,7 +39,7 @@ describe('login', () => {
     expect(line).toContain('Path=/');
     expect(line).not.toContain('Secure');
 
-    const id = sessionIdOf(cookie);
+    const id = storedIdOf(cookie);
     const documents = await db.byUser('u-alice');
     expect(documents).toHaveLength(before.length + 1);
     const stored = await db.sessions().findOne({ _id: id });
@@ -64,14 +64,14 @@ describe('login', () => {
   it('regenerates the id: the pre-login session no longer exists', async () => {
     const anonymous = await http().get('/visits');
     const anonymousCookie = cookieFrom(anonymous);
-    const anonymousId = sessionIdOf(anonymousCookie);
+    const anonymousId = storedIdOf(anonymousCookie);
     expect(await db.sessions().countDocuments({ _id: anonymousId })).toBe(1);
 
     const { cookie } = await login('alice', 'alice-password', anonymousCookie);
 
-    expect(sessionIdOf(cookie)).not.toBe(anonymousId);
+    expect(storedIdOf(cookie)).not.toBe(anonymousId);
     expect(await db.sessions().countDocuments({ _id: anonymousId })).toBe(0);
-    expect(await db.sessions().countDocuments({ _id: sessionIdOf(cookie) })).toBe(1);
+    expect(await db.sessions().countDocuments({ _id: storedIdOf(cookie) })).toBe(1);
     expect((await http().get('/me').set('Cookie', anonymousCookie)).status).toBe(401);
   });
 });
@@ -92,12 +92,12 @@ describe('GET /me', () => {
     const { cookie } = await login('bob');
     const response = await http().get('/me').set('Cookie', tamper(cookie));
     expect(response.status).toBe(401);
-    expect(await db.sessions().countDocuments({ _id: sessionIdOf(cookie) })).toBe(1);
+    expect(await db.sessions().countDocuments({ _id: storedIdOf(cookie) })).toBe(1);
   });
 
   it('does not write to MongoDB for an unchanged request (touch throttling)', async () => {
     const { cookie } = await login('bob');
-    const id = sessionIdOf(cookie);
+    const id = storedIdOf(cookie);
     const before = await db.sessions().findOne({ _id: id });
     await http().get('/me').set('Cookie', cookie).expect(200);
     const after = await db.sessions().findOne({ _id: id });
@@ -108,7 +108,7 @@ describe('GET /me', () => {
 describe('logout', () => {
   it('deletes the document, clears the cookie, and the old cookie is then 401', async () => {
     const { cookie } = await login('alice');
-    const id = sessionIdOf(cookie);
+    const id = storedIdOf(cookie);
 
     const response = await http().post('/auth/logout').set('Cookie', cookie);
 
@@ -139,7 +139,7 @@ describe('password change', () => {
     const a = await login('bob');
     const b = await login('bob');
     const c = await login('bob');
-    const ids = [a, b, c].map(({ cookie }) => sessionIdOf(cookie));
+    const ids = [a, b, c].map(({ cookie }) => storedIdOf(cookie));
     const others = await db.sessions().countDocuments({ 'session.userId': { $ne: 'u-bob' } });
     expect(await db.sessions().countDocuments({ _id: { $in: ids } })).toBe(3);
 
@@ -151,7 +151,7 @@ describe('password change', () => {
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ changed: true });
     const renewed = cookieFrom(response);
-    const newId = sessionIdOf(renewed);
+    const newId = storedIdOf(renewed);
     expect(ids).not.toContain(newId);
 
     const bobs = await db.byUser('u-bob');
@@ -179,7 +179,7 @@ describe('password change', () => {
     expect(response.status).toBe(403);
     expect(setCookieFor(response)).toBeUndefined();
     for (const device of [a, b]) {
-      expect(await db.sessions().countDocuments({ _id: sessionIdOf(device.cookie) })).toBe(1);
+      expect(await db.sessions().countDocuments({ _id: storedIdOf(device.cookie) })).toBe(1);
       expect((await http().get('/me').set('Cookie', device.cookie)).status).toBe(200);
     }
   });
@@ -225,7 +225,7 @@ describe('DELETE /auth/sessions/:handle', () => {
     const revoked = await http().delete(`/auth/sessions/${phoneHandle}`).set('Cookie', laptop);
     expect(revoked.status).toBe(204);
     expect(revoked.headers['cache-control']).toBe('no-store');
-    expect(await db.sessions().countDocuments({ _id: sessionIdOf(phone.cookie) })).toBe(0);
+    expect(await db.sessions().countDocuments({ _id: storedIdOf(phone.cookie) })).toBe(0);
     expect((await http().get('/me').set('Cookie', phone.cookie)).status).toBe(401);
     expect((await http().get('/me').set('Cookie', laptop)).status).toBe(200);
   });
@@ -246,7 +246,7 @@ describe('lifecycle events through @nestjs/event-emitter', () => {
 describe('expiry', () => {
   it('never serves an expired session, whatever the cleanup mode', async () => {
     const { cookie } = await login('alice');
-    const id = sessionIdOf(cookie);
+    const id = storedIdOf(cookie);
     await db.sessions().updateOne({ _id: id }, { $set: { expires: new Date(Date.now() - 1000) } });
 
     expect((await http().get('/me').set('Cookie', cookie)).status).toBe(401);

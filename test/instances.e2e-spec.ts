@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { cookieFrom, sessionIdOf } from './support/cookies.js';
+import { cookieFrom, sessionIdOf, storedIdOf } from './support/cookies.js';
 import { TestDatabase } from './support/database.js';
 import { startExampleApp } from './support/example-app.js';
 
@@ -47,7 +47,7 @@ it('serves a session on every instance and a logout on one ends it on all', asyn
 
   expect((await request(a).get('/me').set('Cookie', cookie)).status).toBe(401);
   expect((await request(c).get('/me').set('Cookie', cookie)).status).toBe(401);
-  expect(await db.sessions().countDocuments({ _id: sessionIdOf(cookie) })).toBe(0);
+  expect(await db.sessions().countDocuments({ _id: storedIdOf(cookie) })).toBe(0);
 });
 
 it('a password change on C logs out the other devices on every instance', async () => {
@@ -71,5 +71,5 @@ it('a password change on C logs out the other devices on every instance', async 
     expect((await request(url).get('/me').set('Cookie', onC)).status).toBe(401);
     expect((await request(url).get('/me').set('Cookie', renewed)).status).toBe(200);
   }
-  expect((await db.byUser('u-bob')).map((document) => document._id)).toEqual([sessionIdOf(renewed)]);
+  expect((await db.byUser('u-bob')).map((document) => document._id)).toEqual([storedIdOf(renewed)]);
 });

@@ -4,7 +4,7 @@ import { MongoClient, type CommandStartedEvent } from 'mongodb';
 import { SessionModule, type SessionEvent, type SessionModuleOptions } from 'nestjs-typed-session';
 import request from 'supertest';
 import { SessionStore } from '../src/session/session.store.js';
-import { cookieFrom, sessionIdOf, setCookieFor } from './support/cookies.js';
+import { cookieFrom, sessionIdOf, setCookieFor, storedIdOf } from './support/cookies.js';
 import { mongoUri, TestDatabase } from './support/database.js';
 import { Gate, gates, scenarioOptions, startScenarioApp } from './scenarios/routes.scenario.js';
 
@@ -68,7 +68,7 @@ describe('a rotation that meets the end of its session', () => {
     const fresh = cookieFrom(response);
     expect(sessionIdOf(fresh)).not.toBe(sessionIdOf(cookie));
     const documents = await s.db.sessions().find({}).toArray();
-    expect(documents.map((document) => document._id)).toEqual([sessionIdOf(fresh)]);
+    expect(documents.map((document) => document._id)).toEqual([storedIdOf(fresh)]);
     expect(documents[0]!.session.userId).toBe('u-rotate-ok');
     await s.http().get('/s/guarded').set('Cookie', fresh).expect(200, { userId: 'u-rotate-ok' });
     await s.http().get('/s/guarded').set('Cookie', cookie).expect(401);
@@ -79,13 +79,13 @@ describe('data that MongoDB would refuse', () => {
   it('refuses a key containing NUL with 400, at the top and nested, and stores nothing', async () => {
     const s = await setup();
     const cookie = await s.login('u-nul');
-    const before = await s.db.sessions().findOne({ _id: sessionIdOf(cookie) });
+    const before = await s.db.sessions().findOne({ _id: storedIdOf(cookie) });
     for (const body of [{ 'a\u0000b': 1 }, { visits: { 'x\u0000': 1 } }]) {
       const response = await s.http().post('/s/raw-patch').set('Cookie', cookie).send(body);
       expect(response.status).toBe(400);
       expect(response.body.message).toMatch(/cannot be stored/);
     }
-    expect(await s.db.sessions().findOne({ _id: sessionIdOf(cookie) })).toEqual(before);
+    expect(await s.db.sessions().findOne({ _id: storedIdOf(cookie) })).toEqual(before);
   });
 
   it('refuses a value nested past MongoDB\'s limit with 400 (10 000 levels: no stack overflow)', async () => {
@@ -107,7 +107,7 @@ describe('data that MongoDB would refuse', () => {
     // The deepest value allowed is stored and read back whole.
     const deepest = nest(98);
     await s.http().post('/s/raw-patch').set('Cookie', cookie).send({ visits: deepest }).expect(200);
-    const stored = await s.db.sessions().findOne({ _id: sessionIdOf(cookie) });
+    const stored = await s.db.sessions().findOne({ _id: storedIdOf(cookie) });
     expect(stored!.session.visits).toEqual(deepest);
     const state = await s.http().get('/s/state').set('Cookie', cookie).expect(200);
     expect(state.body.data.visits).toEqual(deepest);
@@ -122,8 +122,8 @@ describe('timeouts lowered after sessions were written', () => {
     const idle = await before.login('u-lowered');
     const old = await before.login('u-lowered-abs');
     // Idle for 10 minutes; logged in 2 hours ago: live under the old settings.
-    await db.sessions().updateOne({ _id: sessionIdOf(idle) }, { $set: { lastSeenAt: ago(600_000) } });
-    await db.sessions().updateOne({ _id: sessionIdOf(old) }, { $set: { loginAt: ago(7_200_000) } });
+    await db.sessions().updateOne({ _id: storedIdOf(idle) }, { $set: { lastSeenAt: ago(600_000) } });
+    await db.sessions().updateOne({ _id: storedIdOf(old) }, { $set: { loginAt: ago(7_200_000) } });
 
     // Restarted with a 5 minute idle timeout, a 1 hour absolute timeout and one session per user.
     const after = await setup(
@@ -137,7 +137,7 @@ describe('timeouts lowered after sessions were written', () => {
 
     expect(await after.store.removeExpired()).toBe(2);
     const left = await db.sessions().find({}).toArray();
-    expect(left.map((document) => document._id)).toEqual([sessionIdOf(fresh)]);
+    expect(left.map((document) => document._id)).toEqual([storedIdOf(fresh)]);
     const expired = after.events.filter((event) => event.type === 'expired');
     expect(expired.map(({ userId, reason }) => `${userId}:${reason}`).sort()).toEqual([
       'u-lowered-abs:absolute-timeout',

@@ -7,7 +7,7 @@ import { SessionModule } from 'nestjs-typed-session';
 import request from 'supertest';
 import { freePort, startFerretDB, type FerretDBServer } from '../scripts/mongo-server.mjs';
 import { MongoClient } from 'mongodb';
-import { cookieFrom, sessionIdOf, setCookieFor } from './support/cookies.js';
+import { cookieFrom, sessionIdOf, setCookieFor, storedIdOf } from './support/cookies.js';
 import { Gate, gates, startScenarioApp } from './scenarios/routes.scenario.js';
 
 // These tests really stop and restart a database server process: a FerretDB of their own, on a fixed
@@ -182,7 +182,7 @@ describe('MongoDB down, and back', () => {
     const client = new MongoClient(db.uri);
     try {
       const stored = await client.db('outage').collection('sessions').find({ 'session.userId': 'u-wait' }).toArray();
-      expect(stored.map((document) => document._id)).toEqual([sessionIdOf(cookie)]);
+      expect(stored.map((document) => document._id)).toEqual([storedIdOf(cookie)]);
     } finally {
       await client.close();
     }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import { SessionModule } from 'nestjs-typed-session';
 import request from 'supertest';
-import { cookieFrom, sessionIdOf } from './support/cookies.js';
+import { cookieFrom, sessionIdOf, storedIdOf } from './support/cookies.js';
 import { TestDatabase } from './support/database.js';
 import { Gate, gates, scenarioOptions, startScenarioApp } from './scenarios/routes.scenario.js';
 
@@ -36,7 +36,7 @@ const enders: [string, Ender][] = [
   ['logout', (victim) => http().post('/s/logout').set('Cookie', victim).expect(200)],
   ['password change on another device', (_victim, other) => http().post('/s/password').set('Cookie', other).expect(200)],
   ['revocation from another device', (_victim, other) => http().post('/s/logout-others').set('Cookie', other).expect(200)],
-  ['expiry', (victim) => db.sessions().updateOne({ _id: sessionIdOf(victim) }, { $set: { expires: new Date(Date.now() - 1) } })],
+  ['expiry', (victim) => db.sessions().updateOne({ _id: storedIdOf(victim) }, { $set: { expires: new Date(Date.now() - 1) } })],
 ];
 
 const handlers: [string, 'get' | 'post', string][] = [
@@ -49,7 +49,7 @@ describe.each(enders)('a session ended by %s', (_name, end) => {
     const userId = `u-${Math.random().toString(36).slice(2, 10)}`;
     const victim = await login(userId);
     const other = await login(userId);
-    const victimId = sessionIdOf(victim);
+    const victimId = storedIdOf(victim);
 
     // Expiry leaves the document for cleanup; what must never exist again is a live one.
     const live = () => db.sessions().countDocuments({ _id: victimId, expires: { $gt: new Date() } });
@@ -94,7 +94,7 @@ it('randomized: 1000 rounds of concurrent requests with logouts and password cha
     expect(statuses.every((status) => status === 200 || status === 401)).toBe(true);
 
     // Logout ends A; a password change from B ends A and B's old id (B lives on under a new id).
-    const endedIds = byPassword ? [sessionIdOf(a), sessionIdOf(b)] : [sessionIdOf(a)];
+    const endedIds = byPassword ? [storedIdOf(a), storedIdOf(b)] : [storedIdOf(a)];
     ended += endedIds.length;
     resurrected += await db.sessions().countDocuments({ _id: { $in: endedIds } });
     // Keep the collection small: FerretDB's SQLite backend scans it on every lookup.

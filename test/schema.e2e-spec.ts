@@ -3,7 +3,7 @@ import type { INestApplication } from '@nestjs/common';
 import { SessionModule, type SessionModuleOptions } from 'nestjs-typed-session';
 import request from 'supertest';
 import { z } from 'zod';
-import { cookieFrom, sessionIdOf } from './support/cookies.js';
+import { cookieFrom, sessionIdOf, storedIdOf } from './support/cookies.js';
 import { TestDatabase } from './support/database.js';
 import { CapturingLogger, scenarioOptions, startScenarioApp } from './scenarios/routes.scenario.js';
 
@@ -25,7 +25,7 @@ async function appWith(overrides: Partial<SessionModuleOptions>, logger = new Ca
 }
 
 const corruptRole = (cookie: string) =>
-  db.sessions().updateOne({ _id: sessionIdOf(cookie) }, { $set: { 'session.role': 'superuser' } });
+  db.sessions().updateOne({ _id: storedIdOf(cookie) }, { $set: { 'session.role': 'superuser' } });
 
 describe('schema: a plain function', () => {
   let app: Awaited<ReturnType<typeof appWith>>;
@@ -51,7 +51,7 @@ describe('schema: a plain function', () => {
     expect((await app.http().get('/s/guarded').set('Cookie', cookie)).status).toBe(401);
     expect((await app.http().get('/s/guarded').set('Cookie', cookie)).status).toBe(401);
 
-    expect(await db.sessions().countDocuments({ _id: sessionIdOf(cookie) })).toBe(0);
+    expect(await db.sessions().countDocuments({ _id: storedIdOf(cookie) })).toBe(0);
     const lines = app.logger.lines.filter((line) => line.message.includes('discarded'));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: 'warn' });
@@ -71,7 +71,7 @@ describe('schema: a Standard Schema validator (zod)', () => {
       }),
     });
     const cookie = await app.login('u-zod');
-    await db.sessions().updateOne({ _id: sessionIdOf(cookie) }, { $set: { 'session.legacyFlag': true } });
+    await db.sessions().updateOne({ _id: storedIdOf(cookie) }, { $set: { 'session.legacyFlag': true } });
 
     const state = await app.http().get('/s/state').set('Cookie', cookie);
     expect(state.body).toEqual({ authenticated: true, data: { userId: 'u-zod', username: 'u-zod', role: 'member', visits: 0 } });

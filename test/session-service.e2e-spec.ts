@@ -3,7 +3,7 @@ import type { INestApplication } from '@nestjs/common';
 import { MongoClient } from 'mongodb';
 import { SessionModule } from 'nestjs-typed-session';
 import request from 'supertest';
-import { cookieFrom, sessionIdOf, setCookieFor } from './support/cookies.js';
+import { cookieFrom, sessionIdOf, setCookieFor, signedCookie, storedIdOf } from './support/cookies.js';
 import { mongoUri, TestDatabase } from './support/database.js';
 import { scenarioOptions, startScenarioApp } from './scenarios/routes.scenario.js';
 
@@ -40,15 +40,27 @@ describe('AuthGuard per route', () => {
   it('treats an anonymous session with data as not authenticated', async () => {
     const visit = await http().post('/s/visit');
     const cookie = cookieFrom(visit);
-    expect(await db.sessions().countDocuments({ _id: sessionIdOf(cookie) })).toBe(1);
+    expect(await db.sessions().countDocuments({ _id: storedIdOf(cookie) })).toBe(1);
     expect((await http().get('/s/guarded').set('Cookie', cookie)).status).toBe(401);
   });
 });
 
 describe('get / set / patch / unset / save', () => {
+  it('stores only a hash of the session id: nothing in the collection can be presented as a cookie', async () => {
+    const cookie = await login('u-hashed');
+    const id = sessionIdOf(cookie);
+    const documents = await db.sessions().find({}).toArray();
+    expect(documents.map((document) => document._id)).toContain(storedIdOf(cookie));
+    expect(JSON.stringify(documents)).not.toContain(id);
+    // What a reader of the collection holds is not a session: as a cookie it is refused.
+    const stolen = signedCookie(storedIdOf(cookie), 'scenario-test-secret');
+    expect((await http().get('/s/guarded').set('Cookie', stolen)).status).toBe(401);
+    expect((await http().get('/s/guarded').set('Cookie', cookie)).status).toBe(200);
+  });
+
   it('stores typed values and reads them back, in the document too', async () => {
     const cookie = await login('u-data');
-    const id = sessionIdOf(cookie);
+    const id = storedIdOf(cookie);
 
     const patched = await http().post('/s/patch').set('Cookie', cookie).send({ visits: 3, role: 'admin' });
     expect(patched.body).toEqual({ userId: 'u-data', username: 'u-data', role: 'admin', visits: 3 });
@@ -61,7 +73,7 @@ describe('get / set / patch / unset / save', () => {
 
   it('refuses reserved and unsafe keys with 400, storing nothing and polluting no prototype', async () => {
     const cookie = await login('u-keys');
-    const id = sessionIdOf(cookie);
+    const id = storedIdOf(cookie);
     const before = await db.sessions().findOne({ _id: id });
     for (const key of ['__proto__', 'constructor', 'cookie', '$where', 'a.b']) {
       const response = await http().post('/s/bad-key').set('Cookie', cookie).send({ key });
@@ -79,7 +91,7 @@ describe('get / set / patch / unset / save', () => {
     const response = await http().post('/s/bad-key').set('Cookie', cookie).send({ key: 'userId' });
     expect(response.status).toBe(400);
     expect(response.body.message).toBe('"userId" (the user id) is set by login() only, which rotates the session id first.');
-    expect((await db.sessions().findOne({ _id: sessionIdOf(cookie) }))?.session).not.toHaveProperty('userId');
+    expect((await db.sessions().findOne({ _id: storedIdOf(cookie) }))?.session).not.toHaveProperty('userId');
     expect((await http().get('/s/guarded').set('Cookie', cookie)).status).toBe(401);
   });
 });
@@ -97,9 +109,9 @@ describe('regenerate', () => {
     const newId = sessionIdOf(newCookie);
     expect(newId).not.toBe(oldId);
     expect(response.body).toEqual({ id: newId, data: { visits: 7 } });
-    expect(await db.sessions().countDocuments({ _id: oldId })).toBe(0);
-    expect((await db.sessions().findOne({ _id: newId }))?.session).toMatchObject({ visits: 7 });
-    expect((await db.sessions().findOne({ _id: newId }))?.session).not.toHaveProperty('userId');
+    expect(await db.sessions().countDocuments({ _id: storedIdOf(cookie) })).toBe(0);
+    expect((await db.sessions().findOne({ _id: storedIdOf(newCookie) }))?.session).toMatchObject({ visits: 7 });
+    expect((await db.sessions().findOne({ _id: storedIdOf(newCookie) }))?.session).not.toHaveProperty('userId');
     expect((await http().get('/s/guarded').set('Cookie', newCookie)).status).toBe(401);
   });
 });
@@ -111,7 +123,7 @@ describe('destroy', () => {
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ session: null });
     expect(setCookieFor(response)).toMatch(/^sid=;.*Expires=Thu, 01 Jan 1970/);
-    expect(await db.sessions().countDocuments({ _id: sessionIdOf(cookie) })).toBe(0);
+    expect(await db.sessions().countDocuments({ _id: storedIdOf(cookie) })).toBe(0);
   });
 
   it('is harmless on a request without a session', async () => {
@@ -126,7 +138,7 @@ describe('destroy', () => {
     const response = await http().post('/s/logout-fails').set('Cookie', cookie);
     expect(response.status).toBe(400);
     expect(setCookieFor(response)).toBeUndefined();
-    expect(await db.sessions().countDocuments({ _id: sessionIdOf(cookie) })).toBe(1);
+    expect(await db.sessions().countDocuments({ _id: storedIdOf(cookie) })).toBe(1);
     expect((await http().get('/s/guarded').set('Cookie', cookie)).status).toBe(200);
   });
 });
@@ -149,7 +161,7 @@ describe('destroyAllForUser', () => {
     const [current, other] = [await login('u-except'), await login('u-except')];
     const response = await http().post('/s/logout-others').set('Cookie', current);
     expect(response.body).toEqual({ ended: 1 });
-    expect((await db.byUser('u-except')).map((document) => document._id)).toEqual([sessionIdOf(current)]);
+    expect((await db.byUser('u-except')).map((document) => document._id)).toEqual([storedIdOf(current)]);
     expect((await http().get('/s/guarded').set('Cookie', current)).status).toBe(200);
     expect((await http().get('/s/guarded').set('Cookie', other)).status).toBe(401);
   });
@@ -163,7 +175,7 @@ describe('forRoot with an existing MongoClient', () => {
     try {
       const response = await request(clientApp.getHttpServer()).post('/s/login').send({ userId: 'u-client' });
       expect(response.status).toBe(200);
-      expect(await other.sessions().countDocuments({ _id: sessionIdOf(cookieFrom(response)) })).toBe(1);
+      expect(await other.sessions().countDocuments({ _id: storedIdOf(cookieFrom(response)) })).toBe(1);
     } finally {
       await clientApp.close();
     }
@@ -190,7 +202,7 @@ describe('database work of an unchanged authenticated request', () => {
         expect(response.status).toBe(200);
         expect(setCookieFor(response)).toBeUndefined();
       }
-      return { commands, id: sessionIdOf(cookie) };
+      return { commands, id: storedIdOf(cookie) };
     } finally {
       await monitored.close();
       await client.close();

@@ -5,7 +5,8 @@ import { SessionDataError, SessionEndedError, SessionNotAvailableError, SessionS
 import { SessionEvents, type SessionEventReason } from './session.events.js';
 import { SESSION_SETTINGS, sessionContext, type SessionContext } from './session.internal-constants.js';
 import type { ResolvedSessionOptions } from './session.options.js';
-import { SessionStore, sessionHandle, type SessionDocument } from './session.store.js';
+import { handleOfKey, sessionHandle, storageKey } from './session.ids.js';
+import { SessionStore, type SessionDocument } from './session.store.js';
 import type { AppSessionData, SessionInfo, SessionKey, SessionUserId, UserSession } from './session.types.js';
 
 /** Options of `SessionService.regenerate`. */
@@ -207,11 +208,11 @@ export class SessionService<S extends object = AppSessionData> {
    * devices. Each carries a public handle, never its id.
    */
   async listForUser(userId: SessionUserId<S>): Promise<SessionInfo<S>[]> {
-    const currentId = sessionContext.getStore()?.req.session?.id;
+    const currentKey = this.currentKey();
     const documents = await callStoreAsync('list the sessions', () => this.store.findByUser(userId));
     return documents.map((document: SessionDocument) => ({
-      handle: sessionHandle(document._id),
-      current: document._id === currentId,
+      handle: handleOfKey(document._id),
+      current: document._id === currentKey,
       createdAt: document.createdAt,
       loginAt: document.loginAt,
       lastSeenAt: document.lastSeenAt,
@@ -229,10 +230,10 @@ export class SessionService<S extends object = AppSessionData> {
    */
   async revoke(userId: SessionUserId<S>, handle: string): Promise<boolean> {
     const documents = await callStoreAsync('list the sessions', () => this.store.findByUser(userId));
-    const target = documents.find((document) => sessionHandle(document._id) === handle);
+    const target = documents.find((document) => handleOfKey(document._id) === handle);
     if (!target) return false;
     this.noStore();
-    if (target._id === sessionContext.getStore()?.req.session?.id) {
+    if (target._id === this.currentKey()) {
       await this.end('revoked', 'revoke');
       return true;
     }
@@ -254,11 +255,11 @@ export class SessionService<S extends object = AppSessionData> {
       await this.end('revoked', reason);
       ended = 1;
     }
-    const keepId = options.exceptCurrent ? current?.id : undefined;
+    const keepKey = options.exceptCurrent ? this.currentKey() : undefined;
     const others = await callStoreAsync('list the sessions', () => this.store.findByUser(userId));
-    const deleted = await callStoreAsync('delete the sessions', () => this.store.deleteByUser(userId, { except: keepId }));
+    const deleted = await callStoreAsync('delete the sessions', () => this.store.deleteByUser(userId, { except: keepKey }));
     for (const document of others) {
-      if (document._id !== keepId) this.events.emit('revoked', sessionHandle(document._id), userId, reason);
+      if (document._id !== keepKey) this.events.emit('revoked', handleOfKey(document._id), userId, reason);
     }
     return ended + deleted;
   }
@@ -280,8 +281,8 @@ export class SessionService<S extends object = AppSessionData> {
    * refuses the login (`onSessionLimit: 'refuse'`). The current session, replaced by the login, does not count.
    */
   private async makeRoom(userId: unknown, limit: number): Promise<void> {
-    const currentId = sessionContext.getStore()?.req.session?.id;
-    const sessions = (await this.store.findByUser(userId)).filter((document) => document._id !== currentId);
+    const currentKey = this.currentKey();
+    const sessions = (await this.store.findByUser(userId)).filter((document) => document._id !== currentKey);
     if (sessions.length < limit) return;
     if (this.settings.onSessionLimit === 'refuse') {
       throw new ForbiddenException(`Too many active sessions for this account (at most ${limit}): log out on another device first.`);
@@ -289,7 +290,13 @@ export class SessionService<S extends object = AppSessionData> {
     sessions.sort((a, b) => loginTime(a) - loginTime(b));
     const evicted = sessions.slice(0, sessions.length - limit + 1);
     await this.store.deleteByUser(userId, { only: evicted.map((document) => document._id) });
-    for (const document of evicted) this.events.emit('revoked', sessionHandle(document._id), userId, 'session-limit');
+    for (const document of evicted) this.events.emit('revoked', handleOfKey(document._id), userId, 'session-limit');
+  }
+
+  /** The storage key of the current request's session, if it has one. */
+  private currentKey(): string | undefined {
+    const id = sessionContext.getStore()?.req.session?.id;
+    return id === undefined ? undefined : storageKey(id);
   }
 
   /** Stores checked fields (`undefined` removes one). */

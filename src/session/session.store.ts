@@ -2,18 +2,22 @@ import { Logger } from '@nestjs/common';
 import { MongoStore } from 'connect-mongo';
 import type { Request } from 'express';
 import type { Session, SessionData } from 'express-session';
-import { createHash } from 'node:crypto';
 import type { Collection, MongoClient } from 'mongodb';
 import { sessionData, storedSession } from './session.data.js';
 import { SessionOptionsError } from './session.errors.js';
 import type { SessionEvents } from './session.events.js';
 import { SessionExpiry } from './session.expiry.js';
+import { handleOfKey, storageKey } from './session.ids.js';
 import type { ResolvedSessionOptions } from './session.options.js';
 import { checkSessionData } from './session.schema.js';
 import { UserLock } from './session.user-lock.js';
 
-/** A session as stored in MongoDB: the data as a document (connect-mongo's `stringify: false` layout). */
+/**
+ * A session as stored in MongoDB: the data as a document (connect-mongo's `stringify: false` layout), under
+ * the hash of its id (`storageKey`), never the id itself.
+ */
 export interface SessionDocument extends Partial<SessionMeta> {
+  /** `storageKey(sessionId)`. */
   _id: string;
   session: Record<string, unknown>;
   expires: Date;
@@ -34,11 +38,6 @@ export interface SessionMeta {
 }
 
 type Callback<T = void> = (error: unknown, result?: T) => void;
-
-/** Public handle of a session id: stable, not reversible, safe to show and to put in URLs. */
-export function sessionHandle(sessionId: string): string {
-  return createHash('sha256').update(sessionId).digest('base64url').slice(0, 22);
-}
 
 /** The store took longer than `storeTimeoutMs`. */
 export class StoreTimeoutError extends Error {
@@ -156,23 +155,24 @@ export class SessionStore extends MongoStore {
   }
 
   override get(sid: string, callback: Callback<SessionData | null>): void {
-    this.call(() => this.read(sid), callback);
+    this.call(() => this.read(storageKey(sid)), callback);
   }
 
   override set(sid: string, session: SessionData, callback: Callback = noop): void {
+    const key = storageKey(sid);
     const inserting = !this.records.get(session)?.persisted;
-    this.call(() => this.write(sid, session as SessionData & Session), callback, inserting ? sid : undefined);
+    this.call(() => this.write(key, session as SessionData & Session), callback, inserting ? key : undefined);
   }
 
   override touch(sid: string, session: SessionData, callback: Callback = noop): void {
     // Throttled (the usual case): nothing to write, so answered at once, as connect-mongo does; express-session
     // then ends the response in one write instead of waiting for a store round trip that does nothing.
     if (!this.touchDue(session, Date.now())) return callback(null);
-    this.call(() => this.extend(sid, session), callback);
+    this.call(() => this.extend(storageKey(sid), session), callback);
   }
 
   override destroy(sid: string, callback: Callback = noop): void {
-    this.call(async () => void (await this.collection.deleteOne({ _id: sid })), callback);
+    this.call(async () => void (await this.collection.deleteOne({ _id: storageKey(sid) })), callback);
   }
 
   /**
@@ -187,7 +187,7 @@ export class SessionStore extends MongoStore {
       return callback();
     }
     this.call(
-      () => this.collection.deleteOne({ _id: req.sessionID }),
+      () => this.collection.deleteOne({ _id: storageKey(req.sessionID) }),
       (error) => {
         if (!error) this.generateFor(req);
         callback(error ?? undefined);
@@ -204,26 +204,27 @@ export class SessionStore extends MongoStore {
    */
   async rotateKeeping(req: Request, kept: Record<string, unknown>): Promise<RotationOutcome> {
     const old = req.session as object;
-    const oldId = req.sessionID;
+    const oldKey = storageKey(req.sessionID);
     const oldRecord = this.recordOf(old);
     this.generateFor(req);
     const fresh = req.session as SessionData & Session;
     Object.assign(fresh, kept);
     // The login time and device carry over: the absolute timeout is not reset by a rotation.
     this.records.set(fresh, { persisted: false, ended: false, meta: { ...oldRecord.meta } });
-    await this.attempt(() => this.write(fresh.id, fresh), fresh.id);
+    const freshKey = storageKey(fresh.id);
+    await this.attempt(() => this.write(freshKey, fresh), freshKey);
     if (!oldRecord.persisted) return 'rotated';
     let deleted: number;
     try {
-      deleted = (await this.attempt(() => this.collection.deleteOne({ _id: oldId }))).deletedCount;
+      deleted = (await this.attempt(() => this.collection.deleteOne({ _id: oldKey }))).deletedCount;
     } catch (error) {
       // Unknown whether the old session still exists: fail closed, give up the new one.
-      await this.attempt(() => this.collection.deleteOne({ _id: fresh.id }), fresh.id).catch(noop);
+      await this.attempt(() => this.collection.deleteOne({ _id: freshKey }), freshKey).catch(noop);
       throw error;
     }
     if (deleted === 1) return 'rotated';
     oldRecord.ended = true;
-    await this.attempt(() => this.collection.deleteOne({ _id: fresh.id }), fresh.id);
+    await this.attempt(() => this.collection.deleteOne({ _id: freshKey }), freshKey);
     return 'ended';
   }
 
@@ -283,7 +284,7 @@ export class SessionStore extends MongoStore {
           if (!deleted[index]) return;
           removed += 1;
           const reason = this.expiry.expiredBecause(document, now) ?? 'idle-timeout';
-          this.events.emit('expired', sessionHandle(document._id), document.session?.[this.settings.userIdField], reason);
+          this.events.emit('expired', handleOfKey(document._id), document.session?.[this.settings.userIdField], reason);
         });
         if (expired.length < CLEANUP_BATCH) return removed;
       }
@@ -303,8 +304,8 @@ export class SessionStore extends MongoStore {
   }
 
   /**
-   * Deletes the user's sessions: all of them, all `except` one id, or `only` the ids given (never another
-   * user's). Resolves to the number deleted.
+   * Deletes the user's sessions: all of them, all `except` one, or `only` the ones given (never another
+   * user's), by storage key. Resolves to the number deleted.
    */
   async deleteByUser(userId: unknown, select: { except?: string; only?: string | string[] } = {}): Promise<number> {
     const filter: Record<string, unknown> = { [this.userIdPath]: userId };
@@ -349,26 +350,26 @@ export class SessionStore extends MongoStore {
     (this as unknown as { generate(req: Request): void }).generate(req);
   }
 
-  private async read(sid: string): Promise<SessionData | null> {
-    const document = await this.collection.findOne({ _id: sid });
+  private async read(key: string): Promise<SessionData | null> {
+    const document = await this.collection.findOne({ _id: key });
     if (!document) return null;
     const stored = storedSession(document.session);
     const userId = stored?.data[this.settings.userIdField];
     const now = Date.now();
-    if (!(document.expires instanceof Date)) return this.reject(sid, userId, 'it has no expiry date');
+    if (!(document.expires instanceof Date)) return this.reject(key, userId, 'it has no expiry date');
     const expired = this.expiry.expiredBecause(document, now);
     if (expired) {
       // Served by nobody from now on; deleted here rather than by the next cleanup.
-      const { deletedCount } = await this.collection.deleteOne({ _id: sid });
-      if (deletedCount === 1) this.events.emit('expired', sessionHandle(sid), userId, expired);
+      const { deletedCount } = await this.collection.deleteOne({ _id: key });
+      if (deletedCount === 1) this.events.emit('expired', handleOfKey(key), userId, expired);
       return null;
     }
-    if (!stored) return this.reject(sid, undefined, 'the stored value is not a session object');
+    if (!stored) return this.reject(key, undefined, 'the stored value is not a session object');
     let data = stored.data;
     if (this.settings.schema) {
       let verdict = checkSessionData(this.settings.schema, data);
       if (verdict instanceof Promise) verdict = await verdict;
-      if (!verdict.ok) return this.reject(sid, userId, `it does not match the session schema (${verdict.reason})`);
+      if (!verdict.ok) return this.reject(key, userId, `it does not match the session schema (${verdict.reason})`);
       // The schema's output may be any object: copied without unsafe keys, as stored data is.
       data = sessionData(verdict.data);
     }
@@ -390,22 +391,22 @@ export class SessionStore extends MongoStore {
   }
 
   /** Inserts a session created in this request; updates, never upserts, one that already had a document. */
-  private async write(sid: string, session: SessionData & Session): Promise<void> {
+  private async write(key: string, session: SessionData & Session): Promise<void> {
     const now = new Date();
     const record = this.recordOf(session);
     const { meta } = record;
     const data = { ...sessionData(session), cookie: (session.cookie as unknown as { toJSON(): object }).toJSON() };
     const expires = this.expiry.next(meta, now.getTime());
     // An explicit save() followed by express-session's own at the end of the request writes once.
-    const snapshot = `${sid}|${JSON.stringify(data)}`;
+    const snapshot = `${key}|${JSON.stringify(data)}`;
     if (record.written === snapshot) return;
     if (!record.persisted) {
       const recorded = Object.fromEntries(Object.entries(meta).filter(([, value]) => value !== undefined));
-      await this.collection.insertOne({ _id: sid, session: data, expires, ...recorded, lastSeenAt: now });
+      await this.collection.insertOne({ _id: key, session: data, expires, ...recorded, lastSeenAt: now });
       record.persisted = true;
     } else {
       const { matchedCount } = await this.collection.updateOne(
-        { _id: sid, expires: { $gt: now } },
+        { _id: key, expires: { $gt: now } },
         { $set: { session: data, expires, lastSeenAt: now } },
       );
       if (matchedCount === 0) {
@@ -423,11 +424,11 @@ export class SessionStore extends MongoStore {
   }
 
   /** Slides the expiry of an unchanged session (`touch` calls it once `touchAfter` has passed); never re-creates it. */
-  private async extend(sid: string, session: SessionData): Promise<void> {
+  private async extend(key: string, session: SessionData): Promise<void> {
     const record = this.recordOf(session);
     const now = Date.now();
     const { matchedCount } = await this.collection.updateOne(
-      { _id: sid, expires: { $gt: new Date(now) } },
+      { _id: key, expires: { $gt: new Date(now) } },
       { $set: { expires: this.expiry.next(record.meta, now), lastSeenAt: new Date(now) } },
     );
     if (matchedCount === 0) record.ended = true;
@@ -435,10 +436,10 @@ export class SessionStore extends MongoStore {
   }
 
   /** Deletes a stored document that cannot be served, and logs why, once (it is gone afterwards). */
-  private async reject(sid: string, userId: unknown, reason: string): Promise<null> {
-    const handle = sessionHandle(sid);
+  private async reject(key: string, userId: unknown, reason: string): Promise<null> {
+    const handle = handleOfKey(key);
     this.logger.warn(`Stored session ${handle} was discarded: ${reason}.`);
-    await this.collection.deleteOne({ _id: sid });
+    await this.collection.deleteOne({ _id: key });
     this.events.emit('invalid', handle, userId, reason);
     return null;
   }

@@ -43,3 +43,8 @@ export function signedCookie(id: string, secret: string, name = 'sid'): string {
 export function handleOf(cookie: string): string {
   return createHash('sha256').update(sessionIdOf(cookie)).digest('base64url').slice(0, 22);
 }
+
+/** The key the session of a cookie is stored under: the SHA-256 of its id, never the id itself. */
+export function storedIdOf(cookie: string): string {
+  return createHash('sha256').update(sessionIdOf(cookie)).digest('base64url');
+}
