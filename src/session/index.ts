@@ -30,3 +30,5 @@ export type {
   SessionValue,
   UserSession,
 } from './session.types.js';
+export { SessionSockets, type SocketConnection } from './transports/socket-sessions.service.js';
+export { SocketSessionRotationError } from './transports/socket-session.errors.js';

@@ -45,6 +45,8 @@ interface Emitter {
 export class SessionEvents implements OnApplicationBootstrap {
   private readonly logger = new Logger('SessionModule');
   private emitter?: Emitter;
+  /** Listeners inside the library (the socket registry), called before the application's. */
+  private readonly listeners = new Set<(event: SessionEvent) => void>();
 
   constructor(
     @Inject(SESSION_SETTINGS) private readonly settings: ResolvedSessionOptions,
@@ -61,10 +63,17 @@ export class SessionEvents implements OnApplicationBootstrap {
     }
   }
 
+  /** Calls `listener` with every event from now on; returns the function that stops it. */
+  listen(listener: (event: SessionEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   emit(type: SessionEventType, handle: string, userId: unknown, reason: SessionEventReason): void {
     const event: SessionEvent = { type, handle, reason, at: new Date() };
     if (userId !== undefined && userId !== null) event.userId = userId as SessionUserId;
     try {
+      for (const listener of this.listeners) listener(event);
       this.settings.onEvent?.(event);
       this.emitter?.emit(`${SESSION_EVENT_PREFIX}${type}`, event);
     } catch (error) {

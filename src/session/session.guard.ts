@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import { Public } from './decorators/public.decorator.js';
 import { sessionContextOf } from './session.request.js';
 import { SessionService } from './session.service.js';
+import { inTransport } from './transports/socket.context.js';
 
 /**
  * Lets a request through when its session is authenticated (the `userIdField` is set, or the
@@ -10,8 +11,10 @@ import { SessionService } from './session.service.js';
  * `@UseGuards(AuthGuard)`, or globally as `APP_GUARD` with `@Public()` on the open routes.
  *
  * It fails closed: HTTP routes and GraphQL queries and mutations over HTTP are judged by the request's
- * session; anything it cannot tie to a request the session middleware handled (WebSocket and microservice
- * handlers, GraphQL subscriptions, routes left out with the `exclude` option) is refused unless `@Public()`.
+ * session, WebSocket messages and GraphQL subscriptions by their socket's session when the socket adapters
+ * of this library opened it (`nestjs-typed-session/socket.io`, `/ws`, `/graphql`). Anything else
+ * (microservice handlers, sockets of other adapters, routes left out with the `exclude` option) is refused
+ * unless `@Public()`. In WebSocket handlers the refusal is a `WsException` carrying the status.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -25,8 +28,12 @@ export class AuthGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     if (this.isPublic(context)) return true;
-    if (sessionContextOf(context) === undefined) throw this.cannotJudge(context);
-    if (!this.sessions.isAuthenticated()) throw this.unauthorized();
+    try {
+      if (sessionContextOf(context) === undefined) throw this.cannotJudge(context);
+      if (!this.sessions.isAuthenticated()) throw this.unauthorized();
+    } catch (error) {
+      throw inTransport(context, error);
+    }
     return true;
   }
 
@@ -51,9 +58,13 @@ export class AuthGuard implements CanActivate {
       type === 'http'
         ? 'the session middleware did not run for this route (is it in the `exclude` option?)'
         : type === 'graphql'
-          ? 'its GraphQL context has no `req` of the HTTP request (subscriptions have none; over HTTP, ' +
-            '@nestjs/graphql passes `{ req }` unless a `context` option replaces it)'
-          : `sessions are read from HTTP requests, and ${type} handlers have none`;
+          ? 'its GraphQL context has no `req` of the HTTP request (over HTTP, @nestjs/graphql passes `{ req }` ' +
+            'unless a `context` option replaces it; for subscriptions, pass graphqlWsSessions() from ' +
+            "'nestjs-typed-session/graphql' as subscriptions['graphql-ws'])"
+          : type === 'ws'
+            ? 'its socket has no session: use SessionIoAdapter or SessionWsAdapter from ' +
+              "'nestjs-typed-session/socket.io' or '/ws' (app.useWebSocketAdapter(new SessionIoAdapter(app)))"
+            : `sessions are read from HTTP requests and WebSockets, and ${type} handlers have neither`;
     if (!this.warned.has(`${type}:${where}`)) {
       this.warned.add(`${type}:${where}`);
       this.logger.warn(`AuthGuard refused ${where} (${type}): ${hint}. Mark it @Public() to let it through.`);

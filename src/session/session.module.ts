@@ -9,6 +9,7 @@ import { resolveSessionOptions, type ResolvedSessionOptions } from './session.op
 import { SessionService } from './session.service.js';
 import { SessionEvents } from './session.events.js';
 import { SessionStore } from './session.store.js';
+import { SessionSockets } from './transports/socket-sessions.service.js';
 
 /**
  * Typed sessions stored in MongoDB. Mounts express-session with a connect-mongo store on every route, and
@@ -33,8 +34,9 @@ import { SessionStore } from './session.store.js';
     AuthGuard,
     LogoutInterceptor,
     PasswordChangeInterceptor,
+    SessionSockets,
   ],
-  exports: [SessionService, AuthGuard, LogoutInterceptor, PasswordChangeInterceptor],
+  exports: [SessionService, AuthGuard, LogoutInterceptor, PasswordChangeInterceptor, SessionSockets],
 })
 export class SessionModule extends ConfigurableModuleClass implements NestModule, OnModuleInit, OnApplicationShutdown {
   constructor(

@@ -33,6 +33,21 @@ export interface SessionCookieOptions {
   hostPrefix?: boolean;
 }
 
+/** WebSocket gateways and GraphQL subscriptions (`SessionIoAdapter`, `SessionWsAdapter`, `graphqlWsSessions`). */
+export interface SessionSocketOptions {
+  /**
+   * Refuse a connection whose handshake carries no authenticated session (no cookie, a forged or ended one).
+   * Default `false`: such connections are accepted and served by `@Public()` handlers only.
+   */
+  requireSession?: boolean;
+  /**
+   * Seconds between two checks of the open connections' sessions in MongoDB (one query per check and
+   * instance): a session ended on another instance closes its connections here within this time. Sessions
+   * ended on this instance close theirs at once. Default `10`.
+   */
+  checkInterval?: number;
+}
+
 /** What to do at login when a user already has `maxSessionsPerUser` sessions. */
 export type SessionLimitPolicy = 'evict-oldest' | 'refuse';
 
@@ -120,6 +135,8 @@ export interface SessionModuleOptions {
    * `AuthGuard` refuses them unless they are `@Public()`. Default: none.
    */
   exclude?: ExcludedRoute[];
+  /** Sessions on WebSocket connections; see `SessionSocketOptions`. */
+  sockets?: SessionSocketOptions;
 }
 
 /** The options with every default applied: what the rest of the library reads. */
@@ -148,6 +165,7 @@ export interface ResolvedSessionOptions {
   onEvent?: (event: SessionEvent) => void;
   writeConcern: WriteConcernSettings;
   exclude: ExcludedRoute[];
+  sockets: Required<SessionSocketOptions>;
 }
 
 const AUTO_REMOVE_MODES: readonly AutoRemoveMode[] = ['native', 'interval', 'disabled'];
@@ -273,6 +291,7 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
   if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
     fail('onEvent', 'must be a function (event) => void', 'Leave it out, or use @nestjs/event-emitter.');
   }
+  const sockets = resolveSocketOptions(options.sockets);
 
   return {
     secret: secrets,
@@ -302,5 +321,19 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
     onEvent: options.onEvent,
     writeConcern,
     exclude,
+    sockets,
   };
+}
+
+/** The `sockets` options, checked, with their defaults. */
+function resolveSocketOptions(sockets: SessionSocketOptions | undefined): Required<SessionSocketOptions> {
+  if (sockets !== undefined && (typeof sockets !== 'object' || sockets === null)) {
+    fail('sockets', `must be an object, got ${JSON.stringify(sockets)}`, 'E.g. sockets: { requireSession: true }.');
+  }
+  const requireSession = sockets?.requireSession ?? false;
+  if (typeof requireSession !== 'boolean') {
+    fail('sockets.requireSession', `must be true or false, got ${JSON.stringify(requireSession)}`, 'Default: false.');
+  }
+  const checkInterval = positiveNumber('sockets.checkInterval', sockets?.checkInterval, 10, 'seconds');
+  return { requireSession, checkInterval };
 }

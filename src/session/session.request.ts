@@ -1,6 +1,7 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
 import { sessionContext, type SessionContext } from './session.internal-constants.js';
+import { isSocketContext } from './transports/socket.context.js';
 
 /**
  * The HTTP request behind an execution context: the request itself for `http`, the `req` of the GraphQL
@@ -18,12 +19,17 @@ export function httpRequestOf(context: ExecutionContext): Request | undefined {
 }
 
 /**
- * The session middleware's context for the request behind `context`, or `undefined` when there is none: a
- * transport without an HTTP request, or a route the middleware left out. Matched by identity, so that a
- * handler can never be judged by the session of another request.
+ * The session context for the request behind `context`, or `undefined` when there is none: a transport
+ * without a session, or a route the middleware left out. Matched by identity, so that a handler can never
+ * be judged by the session of another request or socket: an HTTP request (or GraphQL operation) must be
+ * the one the context was opened for, a WebSocket message must come on the socket it was opened for
+ * (by `SessionSockets`, through the adapters of `nestjs-typed-session/socket.io` and `/ws`).
  */
 export function sessionContextOf(context: ExecutionContext): SessionContext | undefined {
-  const req = httpRequestOf(context);
   const current = sessionContext.getStore();
+  if (context.getType() === 'ws') {
+    return isSocketContext(current) && current.client === context.switchToWs().getClient() ? current : undefined;
+  }
+  const req = httpRequestOf(context);
   return req !== undefined && current?.req === req ? current : undefined;
 }

@@ -2,19 +2,23 @@ import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { SessionStoreError } from '../session.errors.js';
 import { sessionContextOf } from '../session.request.js';
 import type { SessionKey } from '../session.types.js';
+import { inTransport } from '../transports/socket.context.js';
 
 const sessionParam = createParamDecorator((key: string | undefined, context: ExecutionContext) => {
   const current = sessionContextOf(context);
-  if (current?.storeError !== undefined) throw new SessionStoreError('load the session', current.storeError);
+  if (current?.storeError !== undefined) {
+    throw inTransport(context, new SessionStoreError('load the session', current.storeError));
+  }
   const session = current?.req.session as unknown as Record<string, unknown> | undefined;
   return key === undefined ? session : session?.[key];
 });
 
 /**
  * Injects the request's session (`UserSession`), or one value of it (`SessionValue<'key'>`), in HTTP
- * handlers and in GraphQL resolvers over HTTP; `undefined` where no session was loaded. The key is checked
- * against the application's session shape at compile time. Throws `SessionStoreError` (503) when MongoDB
- * could not load the session.
+ * handlers, GraphQL resolvers and WebSocket handlers (the socket's session, with the adapters of
+ * `nestjs-typed-session/socket.io`, `/ws`, `/graphql`); `undefined` where no session was loaded. The key
+ * is checked against the application's session shape at compile time. Throws `SessionStoreError` (503)
+ * when MongoDB could not load the session.
  *
  * @example
  * @Get('me')

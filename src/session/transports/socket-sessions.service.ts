@@ -1,0 +1,270 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import type { Request } from 'express';
+import type { SessionData, Store } from 'express-session';
+import type { IncomingMessage } from 'node:http';
+import { SessionEvents, type SessionEvent } from '../session.events.js';
+import { handleOfKey, storageKey } from '../session.ids.js';
+import { SESSION_SETTINGS, sessionContext } from '../session.internal-constants.js';
+import type { ResolvedSessionOptions } from '../session.options.js';
+import { SessionStore } from '../session.store.js';
+import { sessionIdFromCookie } from './socket.cookie.js';
+import { NO_RESPONSE, type SocketSessionContext } from './socket.context.js';
+import { SocketSessionRotationError } from './socket-session.errors.js';
+
+/** A WebSocket connection's session, as loaded from its handshake. */
+export interface SocketConnection {
+  /** The connection's request: the handshake's, carrying `session` and `sessionID` as express-session sets them. */
+  readonly request: Request;
+  /** The session id, when the handshake carried a live session. */
+  readonly sessionId?: string;
+  /** `true` when that session is authenticated (the `isAuthenticated` option) at the handshake. */
+  readonly authenticated: boolean;
+  /** Why MongoDB could not load the session: handlers that need it answer 503, as HTTP routes do. */
+  readonly storeError?: unknown;
+}
+
+/** Sessions ended by events of these types close their connections. */
+const ENDING_EVENTS = new Set<SessionEvent['type']>(['destroyed', 'revoked', 'expired', 'invalid']);
+
+/** Session ids read per query by the periodic check. */
+const CHECK_BATCH = 1000;
+
+/** A connection that carries a session, with the way to close it. */
+interface LiveSocket {
+  client: object;
+  close: () => void;
+}
+
+/**
+ * The sessions of open WebSocket connections (socket.io and `ws` gateways, GraphQL subscriptions over
+ * graphql-ws), for the adapters of `nestjs-typed-session/socket.io`, `/ws` and `/graphql`:
+ *
+ * - loads a handshake's session from its signed cookie through the session store (same secrets, timeouts,
+ *   schema as HTTP requests; one read by `_id` per connection);
+ * - runs each message's handler in its own session context, so that `AuthGuard`, `@Session()` and
+ *   `SessionService` see that socket's session and no other; a message counts as activity (the idle
+ *   timeout slides, written at most once per `touchAfter`);
+ * - closes a session's connections when it ends: at once when it ends on this instance (its `destroyed`,
+ *   `revoked`, `expired` or `invalid` event), and within `sockets.checkInterval` when it ends on another
+ *   one (one query by `_id` per interval for all open connections, while there are any).
+ */
+@Injectable()
+export class SessionSockets implements OnApplicationShutdown {
+  private readonly logger = new Logger('SessionModule');
+  private readonly connections = new WeakMap<object, SocketConnection>();
+  /** Open connections that carry a session, by the session's handle, with its storage key. */
+  private readonly live = new Map<string, { key: string; sockets: Set<LiveSocket> }>();
+  private readonly stopListening: () => void;
+  private timer?: NodeJS.Timeout;
+  private checking?: Promise<void>;
+  private checkFailed = false;
+
+  constructor(
+    @Inject(SESSION_SETTINGS) private readonly settings: ResolvedSessionOptions,
+    private readonly store: SessionStore,
+    events: SessionEvents,
+  ) {
+    this.stopListening = events.listen((event) => {
+      if (ENDING_EVENTS.has(event.type)) this.end(event.handle);
+    });
+  }
+
+  /**
+   * Loads the session of a handshake (an HTTP upgrade, or socket.io's first request) from its cookie.
+   * Never rejects: a missing, forged or ended session gives an anonymous connection, an unreachable
+   * MongoDB one with `storeError`.
+   */
+  async open(handshake: IncomingMessage): Promise<SocketConnection> {
+    const request = Object.create(handshake) as Request;
+    const id = sessionIdFromCookie(handshake.headers.cookie, this.settings);
+    if (id === undefined) return { request, authenticated: false };
+    let data: SessionData | null;
+    try {
+      data = await new Promise<SessionData | null>((resolve, reject) =>
+        this.store.get(id, (error, session) => (error ? reject(error) : resolve(session ?? null))),
+      );
+    } catch (storeError) {
+      return { request, authenticated: false, storeError };
+    }
+    if (!data) return { request, authenticated: false };
+    Object.assign(request, { sessionID: id, sessionStore: socketStore(this.store) });
+    const session = this.store.createSession(request, data);
+    return { request, sessionId: id, authenticated: this.settings.isAuthenticated(session) };
+  }
+
+  /** `true` when the `sockets.requireSession` option refuses this connection at the handshake. */
+  refuses(connection: SocketConnection): boolean {
+    return this.settings.sockets.requireSession && !connection.authenticated;
+  }
+
+  /**
+   * Registers an accepted connection: its messages get its session, and `close` is called when the
+   * session ends. Call `detach` when it closes.
+   */
+  attach(client: object, connection: SocketConnection, close: () => void): void {
+    if (this.connections.has(client)) return;
+    this.connections.set(client, connection);
+    if (connection.sessionId === undefined) return;
+    const key = storageKey(connection.sessionId);
+    const handle = handleOfKey(key);
+    let entry = this.live.get(handle);
+    if (!entry) {
+      entry = { key, sockets: new Set() };
+      this.live.set(handle, entry);
+    }
+    entry.sockets.add({ client, close });
+    this.timer ??= setInterval(() => void this.check(), this.settings.sockets.checkInterval * 1000).unref();
+  }
+
+  /** Forgets a closed connection. */
+  detach(client: object): void {
+    const connection = this.connections.get(client);
+    this.connections.delete(client);
+    if (connection?.sessionId === undefined) return;
+    const handle = handleOfKey(storageKey(connection.sessionId));
+    const entry = this.live.get(handle);
+    for (const socket of entry?.sockets ?? []) if (socket.client === client) entry!.sockets.delete(socket);
+    if (entry?.sockets.size === 0) this.live.delete(handle);
+    if (this.live.size === 0) this.stopTimer();
+  }
+
+  /** The connection registered for `client`. */
+  connectionOf(client: object): SocketConnection | undefined {
+    return this.connections.get(client);
+  }
+
+  /** The number of open connections that carry a session. */
+  get liveCount(): number {
+    let count = 0;
+    for (const entry of this.live.values()) count += entry.sockets.size;
+    return count;
+  }
+
+  /**
+   * Runs a message's handler in the session context of the socket it came on (nothing for a socket that
+   * was not registered: guards then refuse it). `request` is the request the handler is given, when it
+   * has one of its own (a GraphQL operation's); it must derive from the connection's.
+   */
+  run<T>(client: object, handler: () => T, request?: Request): T {
+    const connection = this.connections.get(client);
+    if (!connection) return handler();
+    const context: SocketSessionContext = {
+      // Per message: what the service takes off a request (a failed write) stays in that message.
+      req: request ?? (Object.create(connection.request) as Request),
+      res: NO_RESPONSE,
+      client,
+    };
+    if (connection.storeError !== undefined) context.storeError = connection.storeError;
+    this.touch(connection);
+    return sessionContext.run(context, handler);
+  }
+
+  /**
+   * Checks the sessions of all open connections against MongoDB and closes those whose session is gone or
+   * expired; what the timer runs every `sockets.checkInterval`. One query per 1000 sessions. An outage
+   * closes nothing (it is logged once): it must not look like a logout.
+   */
+  check(): Promise<void> {
+    this.checking ??= this.checkLive().finally(() => (this.checking = undefined));
+    return this.checking;
+  }
+
+  onApplicationShutdown(): void {
+    this.stopListening();
+    this.stopTimer();
+  }
+
+  private async checkLive(): Promise<void> {
+    const keys = [...this.live.values()].map((entry) => entry.key);
+    try {
+      for (let start = 0; start < keys.length; start += CHECK_BATCH) {
+        const batch = keys.slice(start, start + CHECK_BATCH);
+        const documents = await this.bounded(
+          this.store.collection
+            .find(
+              { _id: { $in: batch } },
+              { projection: { _id: 1, expires: 1, createdAt: 1, loginAt: 1, lastSeenAt: 1 } },
+            )
+            .toArray(),
+        );
+        const now = Date.now();
+        const live = documents.filter((document) => !this.store.expiry.expiredBecause(document, now));
+        const alive = new Set(live.map((document) => document._id));
+        for (const key of batch) if (!alive.has(key)) this.end(handleOfKey(key));
+      }
+      if (this.checkFailed) this.logger.log('Open WebSocket sessions are checked again.');
+      this.checkFailed = false;
+    } catch (error) {
+      if (!this.checkFailed) {
+        this.logger.warn(
+          `Could not check the sessions of open WebSocket connections (${describe(error)}); ` +
+            'they stay open and are checked again at the next interval.',
+        );
+      }
+      this.checkFailed = true;
+    }
+  }
+
+  /** A message counts as use: the session's expiry slides (throttled by `touchAfter`, as for HTTP). */
+  private touch(connection: SocketConnection): void {
+    const session = connection.request.session as (SessionData & { id: string }) | undefined;
+    if (!session || connection.sessionId === undefined) return;
+    this.store.touch(session.id, session, (error) => {
+      if (error === null && this.store.wasEndedElsewhere(session)) this.end(handleOfKey(storageKey(session.id)));
+    });
+  }
+
+  /** Closes every connection of the session with this handle. */
+  private end(handle: string): void {
+    const entry = this.live.get(handle);
+    if (!entry) return;
+    this.live.delete(handle);
+    for (const socket of entry.sockets) {
+      this.connections.delete(socket.client);
+      try {
+        socket.close();
+      } catch (error) {
+        this.logger.error(`Could not close a WebSocket whose session ended: ${describe(error)}`);
+      }
+    }
+    if (this.live.size === 0) this.stopTimer();
+  }
+
+  private stopTimer(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** `operation`, or a timeout error after `storeTimeoutMs`. */
+  private bounded<T>(operation: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`MongoDB did not answer within ${this.settings.storeTimeoutMs} ms`)),
+        this.settings.storeTimeoutMs,
+      );
+    });
+    return Promise.race([operation, timeout]).finally(() => clearTimeout(timer));
+  }
+}
+
+type SocketStore = Pick<Store, 'get' | 'set' | 'touch' | 'destroy' | 'createSession' | 'regenerate'>;
+
+/**
+ * The store a socket's session saves and destroys itself through: the session store, except that it
+ * cannot change the session's id (`login()`, `regenerate()`), since no cookie can carry the new one.
+ */
+function socketStore(store: SessionStore): SocketStore {
+  return {
+    get: (sid, callback) => store.get(sid, callback),
+    set: (sid, session, callback) => store.set(sid, session, callback),
+    touch: (sid, session, callback) => store.touch(sid, session, callback),
+    destroy: (sid, callback) => store.destroy(sid, callback),
+    createSession: (req, data) => store.createSession(req, data),
+    regenerate: (_req, callback) => callback(new SocketSessionRotationError()),
+  };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
