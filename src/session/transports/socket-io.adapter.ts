@@ -1,0 +1,54 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { IoAdapter } from '@nestjs/platform-socket.io';
+import type { MessageMappingProperties } from '@nestjs/websockets';
+import type { Observable } from 'rxjs';
+import type { Namespace, Server, Socket } from 'socket.io';
+import './ws-exception.presenter.js';
+import { withSession } from './socket-handlers.js';
+import { SessionSockets } from './socket-sessions.service.js';
+
+/**
+ * socket.io adapter that gives every gateway connection the session of its handshake cookie: `AuthGuard`,
+ * `@Public()`, `@Session()` and `SessionService` work in `@SubscribeMessage` handlers as in controllers.
+ * With `sockets: { requireSession: true }`, a handshake without an authenticated session is refused (the
+ * client's `connect_error` says `Authentication required`). A socket is disconnected when its session ends.
+ *
+ * @example
+ * const app = await NestFactory.create(AppModule);
+ * app.useWebSocketAdapter(new SessionIoAdapter(app));
+ */
+export class SessionIoAdapter extends IoAdapter {
+  private readonly sockets: SessionSockets;
+
+  constructor(app: INestApplicationContext) {
+    super(app);
+    this.sockets = app.get(SessionSockets, { strict: false });
+  }
+
+  override create(port: number, options?: Parameters<IoAdapter['create']>[1]): Server | Namespace {
+    const server = super.create(port, options);
+    server.use((socket, next) => {
+      this.sockets.open(socket.request).then((connection) => {
+        if (this.sockets.refuses(connection)) return next(refusal(connection.storeError !== undefined));
+        this.sockets.attach(socket, connection, () => socket.disconnect(true));
+        socket.once('disconnect', () => this.sockets.detach(socket));
+        next();
+      }, next);
+    });
+    return server;
+  }
+
+  override bindMessageHandlers(
+    socket: Socket,
+    handlers: MessageMappingProperties[],
+    transform: (data: unknown) => Observable<unknown>,
+  ): void {
+    super.bindMessageHandlers(socket, withSession(this.sockets, socket, handlers), transform);
+  }
+}
+
+/** The `connect_error` a refused client gets: its message, and the HTTP status in `data`. */
+function refusal(storeFailed: boolean): Error {
+  const message = storeFailed ? 'Session store unavailable' : 'Authentication required';
+  return Object.assign(new Error(message), { data: { statusCode: storeFailed ? 503 : 401 } });
+}

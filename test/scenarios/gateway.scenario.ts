@@ -1,0 +1,130 @@
+import '../../src/app/session-data.js';
+import {
+  Body,
+  Controller,
+  HttpCode,
+  Module,
+  Post,
+  UseGuards,
+  UseInterceptors,
+  type DynamicModule,
+  type INestApplication,
+} from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Test } from '@nestjs/testing';
+import { MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
+import {
+  AuthGuard,
+  LogoutInterceptor,
+  PasswordChange,
+  Public,
+  Session,
+  SessionService,
+  type SessionValue,
+} from 'nestjs-typed-session';
+import { SessionIoAdapter } from '../../src/session/transports/socket.io.js';
+import { SessionWsAdapter } from '../../src/session/transports/ws.js';
+
+/** The gateway's path, for both adapters (socket.io's `path` option, `ws`'s upgrade path). */
+export const GATEWAY_PATH = '/live';
+
+/**
+ * Message handlers under `AuthGuard` (on the class): `whoami`, `visit`, `logout`, `login` need a session;
+ * `ping` is `@Public()`. Answers carry what both `@Session()` and `SessionService` saw.
+ */
+@WebSocketGateway({ path: GATEWAY_PATH })
+@UseGuards(AuthGuard)
+class SessionGateway {
+  constructor(private readonly sessions: SessionService) {}
+
+  @SubscribeMessage('whoami')
+  async whoami(@Session('userId') userId: SessionValue<'userId'>, @MessageBody() body: { tag?: number } = {}) {
+    // A turn of the event loop between reading the decorator and the service, to mix concurrent messages.
+    await new Promise((resolve) => setImmediate(resolve));
+    return { event: 'whoami', data: { userId, service: this.sessions.userId() ?? null, tag: body?.tag ?? null } };
+  }
+
+  @Public()
+  @SubscribeMessage('ping')
+  ping() {
+    return { event: 'pong', data: { userId: this.sessions.userId() ?? null } };
+  }
+
+  @SubscribeMessage('visit')
+  async visit() {
+    const visits = (this.sessions.get('visits') ?? 0) + 1;
+    this.sessions.set('visits', visits);
+    await this.sessions.save();
+    return { event: 'visited', data: { visits } };
+  }
+
+  @SubscribeMessage('logout')
+  async logout() {
+    await this.sessions.destroy();
+    return { event: 'logged-out', data: {} };
+  }
+
+  @SubscribeMessage('login')
+  async login() {
+    try {
+      await this.sessions.login({ userId: 'intruder', username: 'intruder', role: 'admin' });
+      return { event: 'login', data: { error: null } };
+    } catch (error) {
+      const cause = (error as { cause?: { name?: string } }).cause;
+      return { event: 'login', data: { error: cause?.name ?? (error as Error).name } };
+    }
+  }
+}
+
+/** REST routes of the same application, to log in and to end sessions while sockets are open. */
+@Controller('auth')
+class GatewayAuthController {
+  constructor(private readonly sessions: SessionService) {}
+
+  @Post('login')
+  @HttpCode(200)
+  async login(@Body() body: { userId: string }) {
+    await this.sessions.login({ userId: body.userId, username: body.userId, role: 'member' });
+    return { userId: body.userId };
+  }
+
+  @Post('logout')
+  @HttpCode(200)
+  @UseInterceptors(LogoutInterceptor)
+  logout() {
+    return { loggedOut: true };
+  }
+
+  @Post('password')
+  @HttpCode(200)
+  @UseGuards(AuthGuard)
+  @PasswordChange()
+  password() {
+    return { changed: true };
+  }
+
+  @Post('logout-everywhere')
+  @HttpCode(200)
+  @UseGuards(AuthGuard)
+  async logoutEverywhere(@Session('userId') userId: SessionValue<'userId'>) {
+    return { ended: await this.sessions.destroyAllForUser(userId!) };
+  }
+}
+
+/** Which WebSocket adapter the app uses. */
+export type GatewayTransport = 'socket.io' | 'ws';
+
+/** An app with `SessionModule` as given, the gateway above on `transport`, and the REST routes; listening. */
+export async function startGatewayApp(
+  sessionModule: DynamicModule,
+  transport: GatewayTransport,
+): Promise<INestApplication> {
+  @Module({ imports: [sessionModule], controllers: [GatewayAuthController], providers: [SessionGateway] })
+  class GatewayScenarioModule {}
+
+  const moduleRef = await Test.createTestingModule({ imports: [GatewayScenarioModule] }).compile();
+  const app = moduleRef.createNestApplication<NestExpressApplication>({ logger: false });
+  app.useWebSocketAdapter(transport === 'socket.io' ? new SessionIoAdapter(app) : new SessionWsAdapter(app));
+  await app.listen(0, '127.0.0.1');
+  return app;
+}

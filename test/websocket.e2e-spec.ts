@@ -1,0 +1,320 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { INestApplication } from '@nestjs/common';
+import { SessionModule, type SessionModuleOptions } from 'nestjs-typed-session';
+import { io, type Socket } from 'socket.io-client';
+import request from 'supertest';
+import WebSocket from 'ws';
+import { GATEWAY_PATH, startGatewayApp, type GatewayTransport } from './scenarios/gateway.scenario.js';
+import { scenarioOptions } from './scenarios/routes.scenario.js';
+import { cookieFrom, sessionIdOf, signedCookie, tamper } from './support/cookies.js';
+import { TestDatabase } from './support/database.js';
+import { waitFor, wsUrl } from './support/sockets.js';
+import { storageKey } from '../src/session/session.ids.js';
+
+// WebSocket gateways (socket.io and ws adapters) under the same guard and session as REST, on real
+// connections and the real database; sessions ended over REST close their sockets, here and on a second
+// instance.
+
+interface Reply {
+  event: string;
+  data: Record<string, unknown>;
+}
+
+/** One client connection, whatever the transport. */
+interface LiveClient {
+  /** Sends `event` and resolves with the next reply named `answer`, or an `exception`. */
+  ask(event: string, answer: string, data?: unknown): Promise<Reply>;
+  /** Every reply named `answer` until `count` have come. */
+  collect(answer: string, count: number): Promise<Reply[]>;
+  send(event: string, data?: unknown): void;
+  /** Resolves when the server closes the connection. */
+  readonly closed: Promise<void>;
+  close(): void;
+}
+
+/** Connects with `cookie`; rejects with the refusal (`Authentication required`, or the HTTP status for ws). */
+async function connect(transport: GatewayTransport, base: string, cookie?: string): Promise<LiveClient> {
+  return transport === 'socket.io' ? connectIo(base, cookie) : connectWs(base, cookie);
+}
+
+async function connectIo(base: string, cookie?: string): Promise<LiveClient> {
+  const socket: Socket = io(base, {
+    path: GATEWAY_PATH,
+    transports: ['websocket'],
+    extraHeaders: cookie ? { cookie } : {},
+    reconnection: false,
+    forceNew: true,
+  });
+  await waitFor<void>('the socket.io connection', (resolve) => {
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', (error) => {
+      socket.close();
+      resolve(Promise.reject(error) as unknown as void);
+    });
+  });
+  const closed = new Promise<void>((resolve) => socket.once('disconnect', () => resolve()));
+  const next = (answer: string) =>
+    waitFor<Reply>(`a "${answer}" reply`, (resolve) => {
+      const onAnswer = (data: Record<string, unknown>) => done({ event: answer, data });
+      const onException = (data: Record<string, unknown>) => done({ event: 'exception', data });
+      const done = (reply: Reply) => {
+        socket.off(answer, onAnswer).off('exception', onException);
+        resolve(reply);
+      };
+      socket.on(answer, onAnswer).on('exception', onException);
+    });
+  return {
+    ask: (event, answer, data) => {
+      const reply = next(answer);
+      socket.emit(event, data ?? {});
+      return reply;
+    },
+    collect: (answer, count) =>
+      waitFor<Reply[]>(`${count} "${answer}" replies`, (resolve) => {
+        const replies: Reply[] = [];
+        const onReply = (event: string) => (data: Record<string, unknown>) => {
+          replies.push({ event, data });
+          if (replies.length === count) resolve(replies);
+        };
+        socket.on(answer, onReply(answer)).on('exception', onReply('exception'));
+      }),
+    send: (event, data) => void socket.emit(event, data ?? {}),
+    closed,
+    close: () => void socket.close(),
+  };
+}
+
+async function connectWs(base: string, cookie?: string): Promise<LiveClient> {
+  const socket = new WebSocket(wsUrl(base, GATEWAY_PATH), cookie ? { headers: { cookie } } : {});
+  await waitFor<void>('the ws connection', (resolve) => {
+    socket.once('open', () => resolve());
+    socket.once('unexpected-response', (_req, response) =>
+      resolve(Promise.reject(new Error(`HTTP ${response.statusCode}`)) as unknown as void),
+    );
+  });
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  const replies = (answer: string, count: number) =>
+    waitFor<Reply[]>(`${count} "${answer}" replies`, (resolve) => {
+      const got: Reply[] = [];
+      const onMessage = (raw: WebSocket.RawData) => {
+        const reply = JSON.parse(String(raw)) as Reply;
+        if (reply.event !== answer && reply.event !== 'exception') return;
+        got.push(reply);
+        if (got.length === count) {
+          socket.off('message', onMessage);
+          resolve(got);
+        }
+      };
+      socket.on('message', onMessage);
+    });
+  const send = (event: string, data?: unknown) => socket.send(JSON.stringify({ event, data: data ?? {} }));
+  return {
+    ask: async (event, answer, data) => {
+      const reply = replies(answer, 1);
+      send(event, data);
+      return (await reply)[0]!;
+    },
+    collect: replies,
+    send,
+    closed,
+    close: () => socket.close(),
+  };
+}
+
+/** Resolves with the milliseconds from now until `client` is closed by the server; fails after `ms`. */
+async function closesWithin(client: LiveClient, ms: number, start = Date.now()): Promise<number> {
+  await waitFor<void>(`the server to close the socket within ${ms} ms`, (done) => void client.closed.then(done), ms);
+  return Date.now() - start;
+}
+
+const AUTH_REQUIRED = { status: 'error', statusCode: 401, message: 'Authentication required' };
+
+/** Cross-instance disconnect times measured here, printed at the end (ms). */
+const measured: Record<string, number[]> = {};
+
+describe.each<GatewayTransport>(['socket.io', 'ws'])('%s gateway', (transport) => {
+  const db = new TestDatabase();
+  const CHECK_INTERVAL = 0.5;
+  let main: INestApplication; // checkInterval 60 s: anything closed there was closed by an event
+  let second: INestApplication; // same database, checkInterval 0.5 s
+  let strict: INestApplication; // sockets.requireSession
+  let expiring: INestApplication; // idleTimeout 2 s, checkInterval 0.5 s
+  const apps: INestApplication[] = [];
+  const open: LiveClient[] = [];
+
+  const start = async (overrides: Partial<SessionModuleOptions>) => {
+    const app = await startGatewayApp(SessionModule.forRoot(scenarioOptions(db, overrides)), transport);
+    apps.push(app);
+    return app;
+  };
+
+  beforeAll(async () => {
+    main = await start({ sockets: { checkInterval: 60 } });
+    second = await start({ sockets: { checkInterval: CHECK_INTERVAL } });
+    strict = await start({ sockets: { requireSession: true } });
+    expiring = await start({ idleTimeout: 2, sockets: { checkInterval: CHECK_INTERVAL } });
+  });
+
+  afterAll(async () => {
+    for (const client of open) client.close();
+    for (const app of apps) await app.close();
+    await db.close();
+  });
+
+  const client = async (app: INestApplication, cookie?: string) => {
+    const live = await connect(transport, await app.getUrl(), cookie);
+    open.push(live);
+    return live;
+  };
+
+  const login = async (userId: string, app = main) =>
+    cookieFrom(await request(app.getHttpServer()).post('/auth/login').send({ userId }).expect(200));
+
+  const stored = async (cookie: string) => db.sessions().findOne({ _id: storageKey(sessionIdOf(cookie)) });
+
+  it('no session: guarded messages are refused with 401 as a WsException; @Public() ones are served', async () => {
+    const live = await client(main);
+    expect(await live.ask('whoami', 'whoami')).toEqual({ event: 'exception', data: AUTH_REQUIRED });
+    expect(await live.ask('ping', 'pong')).toEqual({ event: 'pong', data: { userId: null } });
+  });
+
+  it('valid session: the handshake cookie authenticates; @Session() and SessionService see its user', async () => {
+    const live = await client(main, await login(`${transport}-valid`));
+    const user = `${transport}-valid`;
+    const data = { userId: user, service: user, tag: null };
+    expect(await live.ask('whoami', 'whoami')).toEqual({ event: 'whoami', data });
+    expect(await live.ask('ping', 'pong')).toEqual({ event: 'pong', data: { userId: user } });
+  });
+
+  it("concurrent messages on two sockets never see each other's session", async () => {
+    const alice = await client(main, await login(`${transport}-alice`));
+    const bob = await client(main, await login(`${transport}-bob`));
+    const anonymous = await client(main);
+    const count = 40;
+    const answers = [alice.collect('whoami', count), bob.collect('whoami', count), anonymous.collect('whoami', count)];
+    for (let tag = 0; tag < count; tag += 1) for (const live of [alice, bob, anonymous]) live.send('whoami', { tag });
+    const [forAlice, forBob, forAnonymous] = await Promise.all(answers);
+    expect(new Set(forAlice!.map((reply) => `${reply.data.userId}|${reply.data.service}`))).toEqual(
+      new Set([`${transport}-alice|${transport}-alice`]),
+    );
+    expect(new Set(forBob!.map((reply) => `${reply.data.userId}|${reply.data.service}`))).toEqual(
+      new Set([`${transport}-bob|${transport}-bob`]),
+    );
+    expect(new Set(forAnonymous!.map((reply) => reply.event))).toEqual(new Set(['exception']));
+    expect(new Set(forAlice!.map((reply) => reply.data.tag)).size).toBe(count);
+  });
+
+  it('SessionService.set() and save() in a handler write the session to MongoDB', async () => {
+    const cookie = await login(`${transport}-visit`);
+    const live = await client(main, cookie);
+    expect((await live.ask('visit', 'visited')).data).toEqual({ visits: 1 });
+    expect((await live.ask('visit', 'visited')).data).toEqual({ visits: 2 });
+    expect((await stored(cookie))?.session.visits).toBe(2);
+  });
+
+  it('login() over a socket is refused (no cookie could carry the new id) and changes nothing', async () => {
+    const cookie = await login(`${transport}-rotate`);
+    const live = await client(main, cookie);
+    expect((await live.ask('login', 'login')).data).toEqual({ error: 'SocketSessionRotationError' });
+    expect((await stored(cookie))?.session.userId).toBe(`${transport}-rotate`);
+    expect(await db.byUser('intruder')).toHaveLength(0);
+    expect((await live.ask('whoami', 'whoami')).data.userId).toBe(`${transport}-rotate`);
+  });
+
+  it('ended session: the cookie of a logged-out session, or a forged one, authenticates nothing', async () => {
+    const cookie = await login(`${transport}-ended`);
+    await request(main.getHttpServer()).post('/auth/logout').set('Cookie', cookie).expect(200);
+    const ended = await client(main, cookie);
+    expect(await ended.ask('whoami', 'whoami')).toEqual({ event: 'exception', data: AUTH_REQUIRED });
+    const forged = await client(main, tamper(await login(`${transport}-forged`)));
+    expect(await forged.ask('whoami', 'whoami')).toEqual({ event: 'exception', data: AUTH_REQUIRED });
+  });
+
+  it('a cookie signed with an older secret of the rotation is accepted, as over HTTP', async () => {
+    const rotating = await start({ secret: ['new-secret', 'scenario-test-secret'], sockets: { checkInterval: 60 } });
+    const cookie = await login(`${transport}-old-secret`);
+    const resigned = signedCookie(sessionIdOf(cookie), 'scenario-test-secret');
+    const live = await client(rotating, resigned);
+    expect((await live.ask('whoami', 'whoami')).data.userId).toBe(`${transport}-old-secret`);
+  });
+
+  it('logout over REST closes the sockets of that session on this instance at once, and only those', async () => {
+    const cookie = await login(`${transport}-logout`);
+    const first = await client(main, cookie);
+    const secondTab = await client(main, cookie);
+    const other = await client(main, await login(`${transport}-bystander`));
+    expect((await first.ask('whoami', 'whoami')).data.userId).toBe(`${transport}-logout`);
+    const started = Date.now();
+    await request(main.getHttpServer()).post('/auth/logout').set('Cookie', cookie).expect(200);
+    // checkInterval is 60 s on this instance: only the destroyed event can close them this soon.
+    await closesWithin(first, 1_000, started);
+    await closesWithin(secondTab, 1_000, started);
+    expect((await other.ask('whoami', 'whoami')).data.userId).toBe(`${transport}-bystander`);
+  });
+
+  it('logout from a handler of the socket itself deletes the session and closes the socket', async () => {
+    const cookie = await login(`${transport}-self-logout`);
+    const live = await client(main, cookie);
+    live.send('logout');
+    await closesWithin(live, 1_000);
+    expect(await stored(cookie)).toBeNull();
+  });
+
+  it('revocation of all sessions of the user (REST) closes every socket of the user at once', async () => {
+    const here = await login(`${transport}-revoke`);
+    const there = await login(`${transport}-revoke`);
+    const sockets = [await client(main, here), await client(main, there)];
+    await request(main.getHttpServer()).post('/auth/logout-everywhere').set('Cookie', here).expect(200);
+    for (const live of sockets) await closesWithin(live, 1_000);
+  });
+
+  it("a password change closes other devices' sockets at once, the rotated one's within checkInterval", async () => {
+    const here = await login(`${transport}-password`, second);
+    const there = await login(`${transport}-password`, second);
+    const elsewhere = await client(second, there);
+    const sameDevice = await client(second, here);
+    const started = Date.now();
+    await request(second.getHttpServer()).post('/auth/password').set('Cookie', here).expect(200);
+    await closesWithin(elsewhere, 1_000, started);
+    // The current session got a new id (its cookie, in the HTTP answer); the socket holds the old one.
+    await closesWithin(sameDevice, CHECK_INTERVAL * 1000 + 1_000, started);
+  });
+
+  it('logout on a second instance closes the socket within the check interval', async () => {
+    const samples: number[] = [];
+    for (let round = 0; round < 3; round += 1) {
+      const cookie = await login(`${transport}-cross-${round}`);
+      const live = await client(second, cookie);
+      expect((await live.ask('whoami', 'whoami')).data.userId).toBe(`${transport}-cross-${round}`);
+      const started = Date.now();
+      await request(main.getHttpServer()).post('/auth/logout').set('Cookie', cookie).expect(200);
+      samples.push(await closesWithin(live, CHECK_INTERVAL * 1000 + 1_000, started));
+    }
+    (measured[transport] ??= []).push(...samples);
+    expect(Math.max(...samples)).toBeLessThanOrEqual(CHECK_INTERVAL * 1000 + 1_000);
+  });
+
+  it('a session that idles out closes its socket within idleTimeout + the check interval', async () => {
+    const cookie = await login(`${transport}-idle`, expiring);
+    const started = Date.now();
+    const live = await client(expiring, cookie);
+    const elapsed = await closesWithin(live, 2_000 + CHECK_INTERVAL * 1000 + 1_500, started);
+    expect(elapsed).toBeGreaterThanOrEqual(1_500);
+  });
+
+  it('with sockets.requireSession, a handshake without a session is refused, one with a session served', async () => {
+    const refusal = transport === 'socket.io' ? 'Authentication required' : 'HTTP 401';
+    await expect(client(strict)).rejects.toThrow(refusal);
+    const ended = await login(`${transport}-strict-ended`, strict);
+    await request(strict.getHttpServer()).post('/auth/logout').set('Cookie', ended).expect(200);
+    await expect(client(strict, ended)).rejects.toThrow(refusal);
+    const live = await client(strict, await login(`${transport}-strict`, strict));
+    expect((await live.ask('whoami', 'whoami')).data.userId).toBe(`${transport}-strict`);
+  });
+});
+
+afterAll(() => {
+  const lines = Object.entries(measured).map(([transport, samples]) => `${transport}: ${samples.join(', ')} ms`);
+  const title = 'disconnect after a logout on another instance (checkInterval 0.5 s)';
+  process.stderr.write(`\n[websocket] ${title}: ${lines.join('; ')}\n`);
+});
