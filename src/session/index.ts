@@ -1,6 +1,8 @@
 export * from './decorators/index.js';
 export * from './interceptors/index.js';
 export {
+  CsrfTokenError,
+  SessionCookieError,
   SessionDataError,
   SessionEndedError,
   SessionNotAvailableError,
@@ -8,19 +10,22 @@ export {
   SessionStoreError,
 } from './session.errors.js';
 export { SESSION_EVENT_PREFIX, type SessionEvent, type SessionEventReason, type SessionEventType } from './session.events.js';
+export { CsrfGuard } from './session.csrf.guard.js';
 export { AuthGuard } from './session.guard.js';
 export { SessionLimitBusyError } from './session.user-lock.js';
 export { SessionModule } from './session.module.js';
 export type { SessionModuleExtras } from './session.module-definition.js';
 export type {
   AutoRemoveMode,
+  CsrfOptions,
   ExcludedRoute,
+  RememberMeOptions,
   SessionCookieOptions,
   SessionLimitPolicy,
   SessionModuleOptions,
 } from './session.options.js';
 export type { SessionSchema, StandardSchemaV1 } from './session.schema.js';
-export { SessionService, type DestroyAllOptions, type RegenerateOptions } from './session.service.js';
+export { SessionService, type DestroyAllOptions, type LoginOptions, type RegenerateOptions } from './session.service.js';
 export type {
   AppSessionData,
   ReservedSessionKey,

@@ -1,7 +1,13 @@
 import { SessionDataError } from './session.errors.js';
 
-/** Keys that never hold application data: express-session's and the store's own, and prototype keys. */
-const RESERVED_KEYS = new Set(['cookie', 'lastModified', '__proto__', 'constructor', 'prototype']);
+/** Where a session keeps its CSRF token: beside the data, never part of it. */
+export const CSRF_KEY = '__csrf';
+
+/**
+ * Keys that never hold application data: express-session's and the store's own (the cookie, the CSRF token),
+ * and prototype keys.
+ */
+const RESERVED_KEYS = new Set(['cookie', 'lastModified', CSRF_KEY, '__proto__', 'constructor', 'prototype']);
 const UNSAFE_NESTED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -111,7 +117,15 @@ function primitiveProblem(value: unknown): string | undefined {
  * A loaded document's `session` field split into express-session's cookie and the application data, or
  * `undefined` when it is not a session at all (not an object, no cookie).
  */
-export function storedSession(raw: unknown): { cookie: Record<string, unknown>; data: Record<string, unknown> } | undefined {
+export function storedSession(
+  raw: unknown,
+): { cookie: Record<string, unknown>; data: Record<string, unknown>; raw: Record<string, unknown> } | undefined {
   if (!isPlainObject(raw) || !isPlainObject(raw.cookie)) return undefined;
-  return { cookie: raw.cookie, data: sessionData(raw) };
+  return { cookie: raw.cookie, data: sessionData(raw), raw };
+}
+
+/** The CSRF token of a session or stored document, as a field to copy (empty when it has none). */
+export function csrfField(source: object): Record<string, string> {
+  const token = (source as Record<string, unknown>)[CSRF_KEY];
+  return typeof token === 'string' ? { [CSRF_KEY]: token } : {};
 }

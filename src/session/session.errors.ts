@@ -1,4 +1,10 @@
-import { BadRequestException, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
+import {
+  BadRequestException,
+  ForbiddenException,
+  InternalServerErrorException,
+  ServiceUnavailableException,
+  UnauthorizedException,
+} from '@nestjs/common';
 
 /** A `SessionModule` option is missing or wrong. Thrown at start-up; the message names the option. */
 export class SessionOptionsError extends Error {
@@ -58,5 +64,29 @@ export class SessionEndedError extends UnauthorizedException {
   constructor() {
     super('This session has ended (logged out, revoked or expired); log in again.');
     this.name = 'SessionEndedError';
+  }
+}
+
+/**
+ * `login()` or `regenerate()` would issue a cookie the browser can never receive: it must be Secure
+ * (`cookie.secure: true` or `cookie.hostPrefix`) and the request is not HTTPS as Express sees it. Nothing is
+ * written. Answers HTTP 500: it is a deployment error, and the message says how to fix it.
+ */
+export class SessionCookieError extends InternalServerErrorException {
+  constructor() {
+    super(
+      'The session cookie is Secure (cookie.secure / cookie.hostPrefix) but this request is not HTTPS, so the ' +
+        "browser would never receive it. Serve HTTPS, or behind a TLS-terminating proxy call app.set('trust proxy', 1) " +
+        'so that X-Forwarded-Proto is honoured.',
+    );
+    this.name = 'SessionCookieError';
+  }
+}
+
+/** An unsafe request (POST, PUT, PATCH, DELETE) without the session's CSRF token. Answers HTTP 403. */
+export class CsrfTokenError extends ForbiddenException {
+  constructor(detail: string) {
+    super(`CSRF check failed: ${detail}.`);
+    this.name = 'CsrfTokenError';
   }
 }

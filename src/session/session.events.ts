@@ -5,11 +5,12 @@ import type { ResolvedSessionOptions } from './session.options.js';
 import type { SessionUserId } from './session.types.js';
 
 /** What happened to a session. */
-export type SessionEventType = 'created' | 'destroyed' | 'revoked' | 'expired' | 'invalid';
+export type SessionEventType = 'created' | 'destroyed' | 'revoked' | 'expired' | 'invalid' | 'rejected';
 
 /**
  * Why: `login` (created); `logout` (destroyed); `password-change`, `revoke`, `revoke-all`, `session-limit`
- * (revoked); `idle-timeout`, `absolute-timeout` (expired); the validation failure (invalid).
+ * (revoked); `idle-timeout`, `absolute-timeout` (expired); the validation failure (invalid); `bad-signature`,
+ * `unknown-id` (rejected: a session cookie that was refused).
  */
 export type SessionEventReason =
   | 'login'
@@ -20,17 +21,24 @@ export type SessionEventReason =
   | 'session-limit'
   | 'idle-timeout'
   | 'absolute-timeout'
+  | 'bad-signature'
+  | 'unknown-id'
   | (string & {});
 
 /** A session lifecycle event. It never carries the session id: `handle` identifies the session. */
 export interface SessionEvent {
   type: SessionEventType;
-  /** The session's public handle, as `listForUser` shows it. */
+  /**
+   * The session's public handle, as `listForUser` shows it. On a `rejected` event, the handle of the id the
+   * cookie named when its signature was valid (`unknown-id`), else `''`.
+   */
   handle: string;
   /** The user of the session, when it had one. */
   userId?: SessionUserId;
   reason: SessionEventReason;
   at: Date;
+  /** The client address (`req.ip`), on `rejected` events. */
+  ip?: string;
 }
 
 /** Event names used on `@nestjs/event-emitter`: `session.created`, `session.revoked`, … */
@@ -69,9 +77,10 @@ export class SessionEvents implements OnApplicationBootstrap {
     return () => this.listeners.delete(listener);
   }
 
-  emit(type: SessionEventType, handle: string, userId: unknown, reason: SessionEventReason): void {
+  emit(type: SessionEventType, handle: string, userId: unknown, reason: SessionEventReason, ip?: string): void {
     const event: SessionEvent = { type, handle, reason, at: new Date() };
     if (userId !== undefined && userId !== null) event.userId = userId as SessionUserId;
+    if (ip !== undefined) event.ip = ip;
     try {
       for (const listener of this.listeners) listener(event);
       this.settings.onEvent?.(event);

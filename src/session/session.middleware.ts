@@ -1,18 +1,37 @@
+import { Logger } from '@nestjs/common';
 import session from 'express-session';
 import type { Request, RequestHandler, Response } from 'express';
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import {
+  beforeHeaders,
+  expressCookieOptions,
+  presentedCookie,
+  setsSessionCookie,
+  setSessionCookie,
+  type PresentedCookie,
+} from './session.cookie.js';
+import { sessionHandle } from './session.ids.js';
 import { sessionContext, type SessionContext } from './session.internal-constants.js';
 import type { ResolvedSessionOptions } from './session.options.js';
+import type { SessionRejections } from './session.rejections.js';
 import type { SessionStore } from './session.store.js';
 
 /**
  * The middleware `SessionModule` mounts on every route: it opens the request context that
  * `SessionService` reads, then runs express-session with the MongoDB store. When MongoDB cannot load the
  * session, the request goes on without one and the error is kept in the context: routes that need the
- * session answer 503 (`SessionStoreError`), the others are served. A cookie signed with an older secret
- * (`secret: [new, old]`) is re-signed with the current one.
+ * session answer 503 (`SessionStoreError`), the others are served.
+ *
+ * Around express-session's own cookie handling it makes the cookie follow the server: its lifetime is the
+ * session's (browser-session, or the idle timeout capped by the absolute timeout), it is sent again whenever
+ * the server extends the session's expiry (and when it was signed with an older secret), answers that set
+ * or clear it, or serve an authenticated request, are `Cache-Control: no-store`, and refused cookies are
+ * reported (`rejected` events).
  */
-export function createSessionMiddleware(settings: ResolvedSessionOptions, store: SessionStore): RequestHandler {
+export function createSessionMiddleware(
+  settings: ResolvedSessionOptions,
+  store: SessionStore,
+  rejections: SessionRejections,
+): RequestHandler {
   const expressSession = session({
     name: settings.name,
     secret: settings.secret,
@@ -21,13 +40,16 @@ export function createSessionMiddleware(settings: ResolvedSessionOptions, store:
     // Never write a session nobody put data in: no empty documents, nothing to resurrect after logout.
     saveUninitialized: false,
     rolling: settings.rolling,
-    cookie: { ...settings.cookie, maxAge: settings.idleTimeout * 1000 },
+    cookie: expressCookieOptions(settings),
   });
+  const proxyWarning = new OnceLogger();
 
   return (req, res, next) => {
     const context: SessionContext = { req, res };
-    const staleId = idSignedWithOlderSecret(req, settings);
-    if (staleId !== undefined) resignOnHeaders(req, res, settings, staleId);
+    const presented = presentedCookie(req, settings);
+    if (presented && presented.id === undefined) rejections.report('bad-signature', '', req.ip);
+    // Installed before express-session's own header hook, so it runs after it: it sees the cookie it set.
+    beforeHeaders(res, () => followUp(req, res, presented, settings, store));
     let passed = false;
     sessionContext.run(context, () =>
       expressSession(req, res, (error?: unknown) => {
@@ -36,59 +58,77 @@ export function createSessionMiddleware(settings: ResolvedSessionOptions, store:
         if (passed) return;
         passed = true;
         if (error !== undefined) context.storeError = error;
+        else if (presented?.id !== undefined && store.wasUnknown(presented.id)) {
+          rejections.report('unknown-id', sessionHandle(presented.id), req.ip);
+        }
+        if (settings.cookie.secure === 'auto' && !req.secure && forwardedHttps(req)) proxyWarning.warn();
+        // Installed after express-session's hook, so it runs before it: the lifetime it serializes is ours.
+        beforeHeaders(res, () => fitLifetime(req, store));
         next();
       }),
     );
   };
 }
 
-/** express-session's cookie signature (the `cookie-signature` package's format). */
-function sign(value: string, secret: string): string {
-  return `${value}.${createHmac('sha256', secret).update(value).digest('base64').replace(/=+$/, '')}`;
+/** Gives the session's cookie the session's lifetime (or none: a browser-session cookie). */
+function fitLifetime(req: Request, store: SessionStore): void {
+  const cookie = req.session?.cookie;
+  if (!cookie) return;
+  const lifetime = store.cookieLifetime(req.session, Date.now());
+  cookie.originalMaxAge = lifetime;
+  cookie.maxAge = lifetime ?? undefined;
 }
 
-/** The session id of a cookie signed with one of the older secrets, not the current one. */
-function idSignedWithOlderSecret(req: Request, settings: ResolvedSessionOptions): string | undefined {
-  if (settings.secret.length < 2) return undefined;
-  const value = readCookie(req.headers.cookie, settings.name);
-  if (!value?.startsWith('s:')) return undefined;
-  const signed = value.slice(2);
-  const id = signed.slice(0, signed.lastIndexOf('.'));
-  const matches = (secret: string) => {
-    const expected = Buffer.from(sign(id, secret));
-    const actual = Buffer.from(signed);
-    return expected.length === actual.length && timingSafeEqual(expected, actual);
-  };
-  const [current, ...older] = settings.secret;
-  return !matches(current!) && older.some(matches) ? id : undefined;
-}
-
-function readCookie(header: string | undefined, name: string): string | undefined {
-  for (const part of header?.split(';') ?? []) {
-    const [key, ...rest] = part.trim().split('=');
-    if (key !== name) continue;
-    try {
-      return decodeURIComponent(rest.join('='));
-    } catch {
-      return undefined;
+/** What express-session does not do for the cookie: resend it when the session's expiry moved, and no-store. */
+function followUp(
+  req: Request,
+  res: Response,
+  presented: PresentedCookie | undefined,
+  settings: ResolvedSessionOptions,
+  store: SessionStore,
+): void {
+  const current = req.session;
+  let setsCookie = setsSessionCookie(res, settings);
+  if (current && !setsCookie && presented?.id !== undefined && presented.id === req.sessionID) {
+    const persistent = current.cookie.originalMaxAge != null;
+    const moved = persistent && store.touchDue(current, Date.now());
+    const deliverable = !current.cookie.secure || req.secure;
+    if ((moved || presented.olderSecret) && deliverable) {
+      if (persistent) current.cookie.maxAge = current.cookie.originalMaxAge ?? undefined;
+      setSessionCookie(req, res, settings);
+      setsCookie = true;
     }
   }
-  return undefined;
+  if (setsCookie) {
+    res.setHeader('Cache-Control', 'no-store');
+  } else if (
+    settings.noStoreAuthenticated &&
+    current !== undefined &&
+    !res.hasHeader('Cache-Control') &&
+    settings.isAuthenticated(current as never)
+  ) {
+    res.setHeader('Cache-Control', 'no-store');
+  }
 }
 
-/**
- * Sets the cookie again, signed with the current secret, unless express-session already sets one. Wrapped
- * before express-session wraps `writeHead`, so this runs after express-session has set its headers.
- */
-function resignOnHeaders(req: Request, res: Response, settings: ResolvedSessionOptions, id: string): void {
-  const writeHead = res.writeHead;
-  res.writeHead = function (this: Response, ...args: unknown[]) {
-    const cookie = req.session?.cookie as { serialize?(name: string, value: string): string } | undefined;
-    const prefix = `${settings.name}=`;
-    const already = ([] as unknown[]).concat(res.getHeader('Set-Cookie') ?? []).some((line) => String(line).startsWith(prefix));
-    if (req.sessionID === id && cookie?.serialize && !already) {
-      res.append('Set-Cookie', cookie.serialize(settings.name, `s:${sign(id, settings.secret[0]!)}`));
-    }
-    return (writeHead as (...a: unknown[]) => Response).apply(this, args);
-  } as Response['writeHead'];
+/** `X-Forwarded-Proto: https` on a request Express does not see as secure: `trust proxy` is missing. */
+function forwardedHttps(req: Request): boolean {
+  const header = req.headers['x-forwarded-proto'];
+  return typeof header === 'string' && header.split(',')[0]!.trim().toLowerCase() === 'https';
+}
+
+/** The `secure: 'auto'` warning, logged once per process. */
+class OnceLogger {
+  private readonly logger = new Logger('SessionModule');
+  private logged = false;
+
+  warn(): void {
+    if (this.logged) return;
+    this.logged = true;
+    this.logger.warn(
+      "A request came through a TLS proxy (X-Forwarded-Proto: https) but Express 'trust proxy' is off, so " +
+        "cookie.secure: 'auto' sends the session cookie without Secure. Call app.set('trust proxy', 1) (or the " +
+        'number of proxies in front of the application).',
+    );
+  }
 }

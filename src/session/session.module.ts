@@ -1,5 +1,18 @@
-import { Inject, Module, RequestMethod, type MiddlewareConsumer, type NestModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Logger,
+  Module,
+  RequestMethod,
+  type MiddlewareConsumer,
+  type NestModule,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { Server as HttpsServer } from 'node:https';
 import { MongoClient } from 'mongodb';
+import { CsrfGuard } from './session.csrf.guard.js';
 import { AuthGuard } from './session.guard.js';
 import { LogoutInterceptor, PasswordChangeInterceptor } from './interceptors/index.js';
 import { SESSION_SETTINGS } from './session.internal-constants.js';
@@ -8,6 +21,7 @@ import { ConfigurableModuleClass, SESSION_MODULE_OPTIONS } from './session.modul
 import { resolveSessionOptions, type ResolvedSessionOptions } from './session.options.js';
 import { SessionService } from './session.service.js';
 import { SessionEvents } from './session.events.js';
+import { SessionRejections } from './session.rejections.js';
 import { SessionStore } from './session.store.js';
 import { SessionSockets } from './transports/socket-sessions.service.js';
 
@@ -30,31 +44,55 @@ import { SessionSockets } from './transports/socket-sessions.service.js';
           : new SessionStore(settings, new MongoClient(settings.uri!, { serverSelectionTimeoutMS: settings.storeTimeoutMs }), true, events),
       inject: [SESSION_SETTINGS, SessionEvents],
     },
+    { provide: SessionRejections, useFactory: (events: SessionEvents) => new SessionRejections(events), inject: [SessionEvents] },
     SessionService,
     AuthGuard,
+    CsrfGuard,
     LogoutInterceptor,
     PasswordChangeInterceptor,
     SessionSockets,
   ],
-  exports: [SessionService, AuthGuard, LogoutInterceptor, PasswordChangeInterceptor, SessionSockets],
+  // The settings and the store are exported for the guards users put in their own modules (CsrfGuard).
+  exports: [SESSION_SETTINGS, SessionStore, SessionService, AuthGuard, CsrfGuard, LogoutInterceptor, PasswordChangeInterceptor, SessionSockets],
 })
-export class SessionModule extends ConfigurableModuleClass implements NestModule, OnModuleInit, OnApplicationShutdown {
+export class SessionModule
+  extends ConfigurableModuleClass
+  implements NestModule, OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown
+{
   constructor(
     @Inject(SESSION_SETTINGS) private readonly settings: ResolvedSessionOptions,
     private readonly store: SessionStore,
+    private readonly rejections: SessionRejections,
+    private readonly adapterHost: HttpAdapterHost,
   ) {
     super();
   }
 
   configure(consumer: MiddlewareConsumer): void {
     consumer
-      .apply(createSessionMiddleware(this.settings, this.store))
+      .apply(createSessionMiddleware(this.settings, this.store, this.rejections))
       .exclude(...this.settings.exclude)
       .forRoutes({ path: '{*path}', method: RequestMethod.ALL });
   }
 
   async onModuleInit(): Promise<void> {
     await this.store.init();
+  }
+
+  /**
+   * Warns once when the cookie must be Secure but the application serves plain HTTP without Express
+   * `trust proxy`: behind a TLS proxy, every login would then fail (`SessionCookieError`).
+   */
+  onApplicationBootstrap(): void {
+    if (this.settings.cookie.secure !== true) return;
+    const adapter = this.adapterHost.httpAdapter;
+    const instance = adapter?.getInstance() as { get?(setting: string): unknown } | undefined;
+    if (typeof instance?.get !== 'function' || adapter.getHttpServer() instanceof HttpsServer) return;
+    if (instance.get('trust proxy')) return;
+    new Logger('SessionModule').warn(
+      "The session cookie is Secure (cookie.secure or cookie.hostPrefix), but this application serves plain HTTP and Express 'trust proxy' is off: " +
+        "logins will fail unless the requests arrive over HTTPS. Behind a TLS proxy, call app.set('trust proxy', 1).",
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -31,6 +31,29 @@ export interface SessionCookieOptions {
    * sibling subdomain cannot set or shadow it. Default `false`.
    */
   hostPrefix?: boolean;
+  /**
+   * Give the cookie an expiry (`Expires`, following the server's: refreshed whenever the session's expiry is
+   * extended, capped by the absolute timeout). Default `false`: a browser-session cookie, gone when the
+   * browser closes (OWASP's advice; Spring Session's default), while the server still ends the session at
+   * its timeouts. Sessions logged in with `login(data, { remember: true })` always get one.
+   */
+  persistent?: boolean;
+}
+
+/** Timeouts of sessions logged in with `login(data, { remember: true })` ("remember me"), in seconds. */
+export interface RememberMeOptions {
+  /** Idle timeout of a remembered session. Default `2592000` (30 days). */
+  idleTimeout?: number;
+  /** Absolute timeout of a remembered session, since login. Default: none. */
+  absoluteTimeout?: number;
+}
+
+/** Where `CsrfGuard` reads the token of an unsafe request. */
+export interface CsrfOptions {
+  /** Request header carrying the token. Default `'x-csrf-token'`. */
+  headerName?: string;
+  /** Form (or JSON body) field carrying the token. Default `'_csrf'`. */
+  fieldName?: string;
 }
 
 /** WebSocket gateways and GraphQL subscriptions (`SessionIoAdapter`, `SessionWsAdapter`, `graphqlWsSessions`). */
@@ -83,6 +106,16 @@ export interface SessionModuleOptions {
   cookie?: SessionCookieOptions;
   /** Re-send the cookie, and extend its expiry, on every response. Default `false`. */
   rolling?: boolean;
+  /** Timeouts of remembered sessions (`login(data, { remember: true })`). */
+  rememberMe?: RememberMeOptions;
+  /**
+   * `Cache-Control: no-store` on every answer to an authenticated request that sets no `Cache-Control` of
+   * its own, so that private pages are not kept by the browser (Back after logout) or a shared cache.
+   * Answers that set or clear the session cookie always get it. Default `true`.
+   */
+  noStoreAuthenticated?: boolean;
+  /** Where `CsrfGuard` reads the token. */
+  csrf?: CsrfOptions;
   /**
    * Touch throttling, in seconds: an unchanged session is written back (to extend its expiry) at most
    * once per this period. `0` writes on every request. Default `60`.
@@ -150,9 +183,12 @@ export interface ResolvedSessionOptions {
   absoluteTimeout?: number;
   /** The cookie's full name, `__Host-` prefix included. */
   name: string;
-  cookie: Required<Pick<SessionCookieOptions, 'path' | 'httpOnly' | 'sameSite' | 'secure'>> &
+  cookie: Required<Pick<SessionCookieOptions, 'path' | 'httpOnly' | 'sameSite' | 'secure' | 'persistent'>> &
     Pick<SessionCookieOptions, 'domain'>;
   rolling: boolean;
+  rememberMe: { idleTimeout: number; absoluteTimeout?: number };
+  noStoreAuthenticated: boolean;
+  csrf: Required<CsrfOptions>;
   touchAfter: number;
   autoRemove: AutoRemoveMode;
   autoRemoveInterval: number;
@@ -288,6 +324,28 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
   if (!Array.isArray(exclude) || !exclude.every(validRoute)) {
     fail('exclude', 'must be an array of paths or { path, method } objects', "E.g. exclude: ['health', 'assets/{*path}'].");
   }
+  if (cookie.persistent !== undefined && typeof cookie.persistent !== 'boolean') {
+    fail('cookie.persistent', `must be true or false, got ${JSON.stringify(cookie.persistent)}`, 'Default: false.');
+  }
+  const rememberMe = options.rememberMe ?? {};
+  if (typeof rememberMe !== 'object' || rememberMe === null) {
+    fail('rememberMe', `must be an object, got ${JSON.stringify(rememberMe)}`, 'E.g. { idleTimeout: 2592000 }.');
+  }
+  const rememberIdle = positiveNumber('rememberMe.idleTimeout', rememberMe.idleTimeout, 2_592_000, 'seconds');
+  const rememberAbsolute =
+    rememberMe.absoluteTimeout === undefined
+      ? undefined
+      : positiveNumber('rememberMe.absoluteTimeout', rememberMe.absoluteTimeout, 0, 'seconds');
+  if (options.noStoreAuthenticated !== undefined && typeof options.noStoreAuthenticated !== 'boolean') {
+    fail('noStoreAuthenticated', `must be true or false, got ${JSON.stringify(options.noStoreAuthenticated)}`, 'Default: true.');
+  }
+  const csrf = options.csrf ?? {};
+  for (const key of ['headerName', 'fieldName'] as const) {
+    const value = csrf[key];
+    if (value !== undefined && (typeof value !== 'string' || !/^[A-Za-z0-9_-]+$/.test(value))) {
+      fail(`csrf.${key}`, `must be a plain header or field name, got ${JSON.stringify(value)}`, 'Leave it out for the default.');
+    }
+  }
   if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
     fail('onEvent', 'must be a function (event) => void', 'Leave it out, or use @nestjs/event-emitter.');
   }
@@ -302,8 +360,18 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
     idleTimeout,
     absoluteTimeout,
     name: `${hostPrefix ? '__Host-' : ''}${options.name ?? 'sid'}`,
-    cookie: { path, domain: cookie.domain, httpOnly: cookie.httpOnly ?? true, sameSite, secure },
+    cookie: {
+      path,
+      domain: cookie.domain,
+      httpOnly: cookie.httpOnly ?? true,
+      sameSite,
+      secure,
+      persistent: cookie.persistent ?? false,
+    },
     rolling: options.rolling ?? false,
+    rememberMe: { idleTimeout: rememberIdle, absoluteTimeout: rememberAbsolute },
+    noStoreAuthenticated: options.noStoreAuthenticated ?? true,
+    csrf: { headerName: (csrf.headerName ?? 'x-csrf-token').toLowerCase(), fieldName: csrf.fieldName ?? '_csrf' },
     touchAfter,
     autoRemove,
     autoRemoveInterval: positiveNumber('autoRemoveInterval', options.autoRemoveInterval, 10, 'minutes'),

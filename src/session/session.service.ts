@@ -1,7 +1,14 @@
 import { ForbiddenException, HttpException, Inject, Injectable } from '@nestjs/common';
 import type { Session as ExpressSession } from 'express-session';
-import { assertStorable, fields, sessionData } from './session.data.js';
-import { SessionDataError, SessionEndedError, SessionNotAvailableError, SessionStoreError } from './session.errors.js';
+import { assertStorable, CSRF_KEY, fields, sessionData } from './session.data.js';
+import { randomBytes } from 'node:crypto';
+import {
+  SessionCookieError,
+  SessionDataError,
+  SessionEndedError,
+  SessionNotAvailableError,
+  SessionStoreError,
+} from './session.errors.js';
 import { SessionEvents, type SessionEventReason } from './session.events.js';
 import { SESSION_SETTINGS, sessionContext, type SessionContext } from './session.internal-constants.js';
 import type { ResolvedSessionOptions } from './session.options.js';
@@ -13,6 +20,15 @@ import type { AppSessionData, SessionInfo, SessionKey, SessionUserId, UserSessio
 export interface RegenerateOptions<S extends object = AppSessionData> {
   /** Data to carry over to the new id: a list of keys, or `true` for all of it. Default: nothing. */
   keep?: readonly SessionKey<S>[] | true;
+}
+
+/** Options of `SessionService.login`. */
+export interface LoginOptions {
+  /**
+   * "Remember me": this session gets the `rememberMe` timeouts (default: 30 days idle) and a persistent
+   * cookie that follows them, whatever `cookie.persistent` says. Default `false`.
+   */
+  remember?: boolean;
 }
 
 /** Options of `SessionService.destroyAllForUser`. */
@@ -139,6 +155,7 @@ export class SessionService<S extends object = AppSessionData> {
    */
   async regenerate(options: RegenerateOptions<S> = {}): Promise<void> {
     const { req } = this.context('regenerate');
+    this.assertCookieDeliverable(req);
     const old = this.require('regenerate');
     const data = sessionData(old);
     const keep = options.keep === true ? Object.keys(data) : (options.keep ?? []);
@@ -161,13 +178,14 @@ export class SessionService<S extends object = AppSessionData> {
    * @throws SessionLimitBusyError (429) when other logins of the same user keep the session limit busy.
    * @throws SessionStoreError (503) when MongoDB failed; no session and no cookie come out of the request.
    */
-  async login(data: S): Promise<void> {
+  async login(data: S, options: LoginOptions = {}): Promise<void> {
     const userId = fields(data)[this.settings.userIdField];
     if (userId === undefined || userId === null || userId === '') {
       throw new SessionDataError(`login() needs data.${this.settings.userIdField}, the user id (option userIdField).`);
     }
     for (const [key, value] of Object.entries(data)) assertStorable(key, value);
     const { req } = this.context('login');
+    this.assertCookieDeliverable(req);
     const old = this.require('login');
     const open = async () => {
       await callStore((done) => old.regenerate(done));
@@ -179,7 +197,9 @@ export class SessionService<S extends object = AppSessionData> {
         lastSeenAt: now,
         userAgent: req.get('user-agent')?.slice(0, 256),
         ip: req.ip,
+        remember: options.remember === true ? true : undefined,
       });
+      fields(req.session)[CSRF_KEY] = newCsrfToken(); // a new token with every login
       await callStore((done) => req.session.save(done));
     };
     await this.guarded('log in', async () => {
@@ -190,6 +210,22 @@ export class SessionService<S extends object = AppSessionData> {
       });
     });
     this.events.emit('created', sessionHandle(req.session.id), userId, 'login');
+  }
+
+  /**
+   * The current session's CSRF token, for `CsrfGuard`: embed it in forms (`_csrf` field) or send it in the
+   * `X-CSRF-Token` header of unsafe requests. Created on first use (a session that has none gets one and is
+   * saved at the end of the request, an anonymous one included) and renewed at every login.
+   *
+   * @throws SessionNotAvailableError outside a request that has a session.
+   */
+  csrfToken(): string {
+    const session = fields(this.require('csrfToken'));
+    const token = session[CSRF_KEY];
+    if (typeof token === 'string') return token;
+    const created = newCsrfToken();
+    session[CSRF_KEY] = created; // a change of the session: saved at the end of the request
+    return created;
   }
 
   /**
@@ -293,6 +329,11 @@ export class SessionService<S extends object = AppSessionData> {
     for (const document of evicted) this.events.emit('revoked', handleOfKey(document._id), userId, 'session-limit');
   }
 
+  /** Refuses to issue a Secure cookie on a request that is not HTTPS: the browser would never get it. */
+  private assertCookieDeliverable(req: { secure: boolean }): void {
+    if (this.settings.cookie.secure === true && !req.secure) throw new SessionCookieError();
+  }
+
   /** The storage key of the current request's session, if it has one. */
   private currentKey(): string | undefined {
     const id = sessionContext.getStore()?.req.session?.id;
@@ -392,4 +433,9 @@ async function callStoreAsync<T>(action: string, run: () => Promise<T>): Promise
 
 function loginTime(document: SessionDocument): number {
   return (document.loginAt ?? document.createdAt)?.getTime() ?? 0;
+}
+
+/** A new CSRF token: 32 random bytes, base64url. */
+function newCsrfToken(): string {
+  return randomBytes(32).toString('base64url');
 }

@@ -3,7 +3,7 @@ import { MongoStore } from 'connect-mongo';
 import type { Request } from 'express';
 import type { Session, SessionData } from 'express-session';
 import type { Collection, MongoClient } from 'mongodb';
-import { sessionData, storedSession } from './session.data.js';
+import { csrfField, sessionData, storedSession } from './session.data.js';
 import { SessionOptionsError } from './session.errors.js';
 import type { SessionEvents } from './session.events.js';
 import { SessionExpiry } from './session.expiry.js';
@@ -35,6 +35,8 @@ export interface SessionMeta {
   userAgent?: string;
   /** Client address at login (`req.ip`, which honours Express `trust proxy`). */
   ip?: string;
+  /** Logged in with "remember me": the `rememberMe` timeouts apply, and the cookie is persistent. */
+  remember?: boolean;
 }
 
 type Callback<T = void> = (error: unknown, result?: T) => void;
@@ -102,6 +104,8 @@ export class SessionStore extends MongoStore {
    * though no client was given the id. Deleted once MongoDB answers again.
    */
   private readonly unsettled = new Set<string>();
+  /** Session ids whose lookup found no document, until the middleware takes them (`wasUnknown`). */
+  private readonly unknown = new Set<string>();
 
   constructor(
     private readonly settings: ResolvedSessionOptions,
@@ -155,7 +159,26 @@ export class SessionStore extends MongoStore {
   }
 
   override get(sid: string, callback: Callback<SessionData | null>): void {
-    this.call(() => this.read(storageKey(sid)), callback);
+    this.call(async () => {
+      const session = await this.read(storageKey(sid));
+      if (session === undefined) this.unknown.add(sid);
+      return session ?? null;
+    }, callback);
+  }
+
+  /** `true` (once) when loading the session `sid` found no document at all: an unknown or forged id. */
+  wasUnknown(sid: string): boolean {
+    return this.unknown.delete(sid);
+  }
+
+  /**
+   * How long the cookie of `session` should live from `now`, in milliseconds: the idle timeout of its kind,
+   * capped by its absolute deadline; `null` for a browser-session cookie (not persistent, not remembered).
+   */
+  cookieLifetime(session: object, now: number): number | null {
+    const { meta } = this.recordOf(session);
+    if (!this.settings.cookie.persistent && meta.remember !== true) return null;
+    return Math.max(0, this.expiry.next(meta, now).getTime() - now);
   }
 
   override set(sid: string, session: SessionData, callback: Callback = noop): void {
@@ -234,6 +257,11 @@ export class SessionStore extends MongoStore {
     const session = super.createSession(req, data);
     this.records.set(session, record ?? { persisted: true, ended: false, meta: freshMeta() });
     return session;
+  }
+
+  /** `true` when `session` has a document: loaded from MongoDB, or written by this request. */
+  isStored(session: object): boolean {
+    return this.records.get(session)?.persisted === true;
   }
 
   /** The times and device of a live session (fresh ones for a session not stored yet). */
@@ -350,9 +378,10 @@ export class SessionStore extends MongoStore {
     (this as unknown as { generate(req: Request): void }).generate(req);
   }
 
-  private async read(key: string): Promise<SessionData | null> {
+  /** The stored session, `null` when it cannot be served (expired, invalid), `undefined` when there is none. */
+  private async read(key: string): Promise<SessionData | null | undefined> {
     const document = await this.collection.findOne({ _id: key });
-    if (!document) return null;
+    if (!document) return undefined;
     const stored = storedSession(document.session);
     const userId = stored?.data[this.settings.userIdField];
     const now = Date.now();
@@ -373,6 +402,7 @@ export class SessionStore extends MongoStore {
       // The schema's output may be any object: copied without unsafe keys, as stored data is.
       data = sessionData(verdict.data);
     }
+    Object.assign(data, csrfField(stored.raw));
     data.cookie = stored.cookie;
     const session = data as unknown as SessionData;
     const createdAt = document.createdAt instanceof Date ? document.createdAt : new Date(now);
@@ -385,6 +415,7 @@ export class SessionStore extends MongoStore {
         lastSeenAt: document.lastSeenAt instanceof Date ? document.lastSeenAt : createdAt,
         userAgent: document.userAgent,
         ip: document.ip,
+        remember: document.remember === true ? true : undefined,
       },
     });
     return session;
@@ -395,7 +426,11 @@ export class SessionStore extends MongoStore {
     const now = new Date();
     const record = this.recordOf(session);
     const { meta } = record;
-    const data = { ...sessionData(session), cookie: (session.cookie as unknown as { toJSON(): object }).toJSON() };
+    const data = {
+      ...sessionData(session),
+      ...csrfField(session),
+      cookie: (session.cookie as unknown as { toJSON(): object }).toJSON(),
+    };
     const expires = this.expiry.next(meta, now.getTime());
     // An explicit save() followed by express-session's own at the end of the request writes once.
     const snapshot = `${key}|${JSON.stringify(data)}`;
@@ -419,7 +454,7 @@ export class SessionStore extends MongoStore {
   }
 
   /** `true` when `touchAfter` has passed since the session was last written or touched. */
-  private touchDue(session: object, now: number): boolean {
+  touchDue(session: object, now: number): boolean {
     return now - this.metaOf(session).lastSeenAt.getTime() >= this.settings.touchAfter * 1000;
   }
 

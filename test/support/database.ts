@@ -12,6 +12,7 @@ export interface StoredSession {
   lastSeenAt?: Date;
   userAgent?: string;
   ip?: string;
+  remember?: boolean;
 }
 
 /** The URI of the real server the global setup found or started. */

@@ -1,0 +1,86 @@
+import type { CookieOptions as ExpressSessionCookieOptions } from 'express-session';
+import type { Request, Response } from 'express';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { ResolvedSessionOptions } from './session.options.js';
+
+/** The session cookie a request presented. */
+export interface PresentedCookie {
+  /** The session id, when the signature is valid for one of the secrets. */
+  id?: string;
+  /** Signed with an older secret than the current one: to be set again, signed with the current one. */
+  olderSecret: boolean;
+}
+
+/** The cookie attributes express-session sets on new sessions. */
+export function expressCookieOptions(settings: ResolvedSessionOptions): ExpressSessionCookieOptions {
+  const { persistent: _persistent, ...attributes } = settings.cookie;
+  return { ...attributes, maxAge: settings.cookie.persistent ? settings.idleTimeout * 1000 : undefined };
+}
+
+/** express-session's cookie signature (the `cookie-signature` package's format). */
+export function sign(value: string, secret: string): string {
+  return `${value}.${createHmac('sha256', secret).update(value).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** The session cookie of a request, verified against every secret; `undefined` when it sent none. */
+export function presentedCookie(req: Request, settings: ResolvedSessionOptions): PresentedCookie | undefined {
+  const value = readCookie(req.headers.cookie, settings.name);
+  if (value === undefined) return undefined;
+  if (!value.startsWith('s:')) return { olderSecret: false };
+  const signed = value.slice(2);
+  const id = signed.slice(0, signed.lastIndexOf('.'));
+  const matches = (secret: string) => {
+    const expected = Buffer.from(sign(id, secret));
+    const actual = Buffer.from(signed);
+    return expected.length === actual.length && timingSafeEqual(expected, actual);
+  };
+  const [current, ...older] = settings.secret;
+  if (matches(current!)) return { id, olderSecret: false };
+  return older.some(matches) ? { id, olderSecret: true } : { olderSecret: false };
+}
+
+/** The first cookie named `name` in a `Cookie` header, decoded; `undefined` when absent or undecodable. */
+function readCookie(header: string | undefined, name: string): string | undefined {
+  for (const part of header?.split(';') ?? []) {
+    const [key, ...rest] = part.trim().split('=');
+    if (key !== name) continue;
+    try {
+      return decodeURIComponent(rest.join('='));
+    } catch {
+      return '';
+    }
+  }
+  return undefined;
+}
+
+/** `true` when the response already sets (or clears) the session cookie. */
+export function setsSessionCookie(res: Response, settings: ResolvedSessionOptions): boolean {
+  const prefix = `${settings.name}=`;
+  return ([] as unknown[]).concat(res.getHeader('Set-Cookie') ?? []).some((line) => String(line).startsWith(prefix));
+}
+
+/** Sets the session cookie of `req.session` again (refreshed expiry, current secret). */
+export function setSessionCookie(req: Request, res: Response, settings: ResolvedSessionOptions): void {
+  const cookie = req.session.cookie as unknown as { serialize(name: string, value: string): string };
+  res.append('Set-Cookie', cookie.serialize(settings.name, `s:${sign(req.sessionID, settings.secret[0]!)}`));
+}
+
+/** Clears the session cookie with the attributes it was set with (same name, path and domain). */
+export function clearSessionCookie(req: Request, res: Response, settings: ResolvedSessionOptions): void {
+  if (res.headersSent) return;
+  const { path, domain, httpOnly, sameSite, secure } = settings.cookie;
+  res.clearCookie(settings.name, { path, domain, httpOnly, sameSite, secure: secure === 'auto' ? req.secure : secure });
+}
+
+/** Calls `listener` when the response's headers are about to be written (as the `on-headers` package does). */
+export function beforeHeaders(res: Response, listener: () => void): void {
+  const writeHead = res.writeHead;
+  let fired = false;
+  res.writeHead = function (this: Response, ...args: unknown[]) {
+    if (!fired) {
+      fired = true;
+      listener();
+    }
+    return (writeHead as (...a: unknown[]) => Response).apply(this, args);
+  } as Response['writeHead'];
+}

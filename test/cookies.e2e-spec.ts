@@ -1,0 +1,217 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import type { INestApplication } from '@nestjs/common';
+import type { SessionEvent, SessionModuleOptions } from 'nestjs-typed-session';
+import request from 'supertest';
+import {
+  cookieFrom,
+  sessionIdOf,
+  setCookieFor,
+  setCookies,
+  signedCookie,
+  storedIdOf,
+  tamper,
+} from './support/cookies.js';
+import { TestDatabase } from './support/database.js';
+import { CapturingLogger } from './scenarios/routes.scenario.js';
+import { cookieOptions, startCookieApp } from './scenarios/cookies.scenario.js';
+
+// What a browser does with the session cookie, checked on the wire: when it is sent and with which expiry,
+// what may be cached, which requests are refused as forged, and what is reported.
+
+const running: INestApplication[] = [];
+const databases: TestDatabase[] = [];
+afterAll(async () => {
+  for (const app of running) await app.close();
+  for (const db of databases) await db.close();
+});
+
+async function setup(overrides: Partial<SessionModuleOptions> = {}, settings: { trustProxy?: boolean } = {}) {
+  const db = new TestDatabase();
+  databases.push(db);
+  const events: SessionEvent[] = [];
+  const logger = new CapturingLogger();
+  const app = await startCookieApp(cookieOptions(db, { onEvent: (event) => events.push(event), ...overrides }), {
+    ...settings,
+    logger,
+  });
+  running.push(app);
+  const http = () => request(app.getHttpServer());
+  const login = async (userId: string, remember = false) => {
+    const response = await http().post('/c/login').send({ userId, remember }).expect(200);
+    return { cookie: cookieFrom(response), token: response.body.token as string, response };
+  };
+  return { http, login, db, events, logger };
+}
+
+/** The `Expires` of a `Set-Cookie` line, in ms since the epoch, or `undefined` for a browser-session cookie. */
+function expiresOf(line: string | undefined): number | undefined {
+  const match = /Expires=([^;]+)/.exec(line ?? '');
+  return match ? Date.parse(match[1]!) : undefined;
+}
+
+describe('cookie lifetime', () => {
+  it('is a browser-session cookie by default: no Expires, no Max-Age', async () => {
+    const s = await setup();
+    const { response } = await s.login('u-session-cookie');
+    const line = setCookieFor(response)!;
+    expect(line).not.toMatch(/Expires=|Max-Age=/);
+    expect((await s.db.sessions().findOne({ _id: storedIdOf(cookieFrom(response)) }))!.remember).toBeUndefined();
+  });
+
+  it('follows the server with persistent cookies: sent again, with the new expiry, when the touch moves it', async () => {
+    const s = await setup({ cookie: { persistent: true }, idleTimeout: 600, touchAfter: 60 });
+    const { cookie } = await s.login('u-follow');
+
+    const within = await s.http().get('/c/me').set('Cookie', cookie).expect(200);
+    expect(setCookieFor(within)).toBeUndefined(); // within touchAfter: nothing moved, nothing sent
+
+    const lastSeenAt = new Date(Date.now() - 61_000);
+    await s.db.sessions().updateOne({ _id: storedIdOf(cookie) }, { $set: { lastSeenAt } });
+    const before = Date.now();
+    const touched = await s.http().get('/c/me').set('Cookie', cookie).expect(200);
+    const line = setCookieFor(touched);
+    expect(cookieFrom(touched)).toBe(cookie); // the same session, in one Set-Cookie
+    expect(setCookies(touched).filter((header) => header.startsWith('sid='))).toHaveLength(1);
+    const expires = expiresOf(line)!;
+    const stored = (await s.db.sessions().findOne({ _id: storedIdOf(cookie) }))!;
+    // The cookie's expiry is the server's, to the second (Expires has a one-second precision).
+    expect(Math.abs(expires - stored.expires.getTime())).toBeLessThan(1000);
+    expect(expires).toBeGreaterThanOrEqual(before + 600_000 - 1000);
+  });
+
+  it('is capped by the absolute timeout', async () => {
+    const s = await setup({ cookie: { persistent: true }, idleTimeout: 600, absoluteTimeout: 900, touchAfter: 60 });
+    const { cookie } = await s.login('u-capped');
+    const loginAt = new Date(Date.now() - 800_000); // 100 s of the absolute timeout left
+    await s.db.sessions().updateOne({ _id: storedIdOf(cookie) }, { $set: { loginAt, lastSeenAt: new Date(Date.now() - 61_000) } });
+    const touched = await s.http().get('/c/me').set('Cookie', cookie).expect(200);
+    const expires = expiresOf(setCookieFor(touched))!;
+    expect(Math.abs(expires - (loginAt.getTime() + 900_000))).toBeLessThan(1500);
+  });
+
+  it('is persistent for a remembered login, whose session has the rememberMe timeouts', async () => {
+    const s = await setup({ idleTimeout: 600, rememberMe: { idleTimeout: 30 * 86_400 } });
+    const { cookie, response } = await s.login('u-remember', true);
+    const expires = expiresOf(setCookieFor(response))!;
+    expect(expires).toBeGreaterThan(Date.now() + 29 * 86_400_000);
+    const stored = (await s.db.sessions().findOne({ _id: storedIdOf(cookie) }))!;
+    expect(stored.remember).toBe(true);
+    expect(stored.expires.getTime()).toBeGreaterThan(Date.now() + 29 * 86_400_000);
+
+    // Idle for an hour: past the default idle timeout, well within the remembered one.
+    await s.db.sessions().updateOne({ _id: storedIdOf(cookie) }, { $set: { lastSeenAt: new Date(Date.now() - 3_600_000) } });
+    await s.http().get('/c/me').set('Cookie', cookie).expect(200, { userId: 'u-remember' });
+    const plain = await s.login('u-plain');
+    await s.db.sessions().updateOne({ _id: storedIdOf(plain.cookie) }, { $set: { lastSeenAt: new Date(Date.now() - 3_600_000) } });
+    await s.http().get('/c/me').set('Cookie', plain.cookie).expect(401);
+  });
+});
+
+describe('Cache-Control: no-store', () => {
+  it('on answers that set or clear the cookie and on authenticated answers; not on anonymous ones', async () => {
+    const s = await setup();
+    const { cookie, response } = await s.login('u-cache');
+    expect(response.headers['cache-control']).toBe('no-store');
+    expect((await s.http().get('/c/me').set('Cookie', cookie)).headers['cache-control']).toBe('no-store');
+    // The handler's own Cache-Control stands.
+    expect((await s.http().get('/c/cached').set('Cookie', cookie)).headers['cache-control']).toBe('private, max-age=60');
+    expect((await s.http().get('/c/public')).headers['cache-control']).toBeUndefined();
+  });
+
+  it('not on authenticated answers with noStoreAuthenticated: false (still on those that set the cookie)', async () => {
+    const s = await setup({ noStoreAuthenticated: false });
+    const { cookie, response } = await s.login('u-cache-off');
+    expect(response.headers['cache-control']).toBe('no-store');
+    expect((await s.http().get('/c/me').set('Cookie', cookie)).headers['cache-control']).toBeUndefined();
+  });
+});
+
+describe('a Secure cookie on a request that is not HTTPS', () => {
+  it('fails the login loudly, writing nothing and setting no cookie', async () => {
+    const s = await setup({ cookie: { hostPrefix: true } });
+    const response = await s.http().post('/c/login').send({ userId: 'u-insecure' });
+    expect(response.status).toBe(500);
+    expect(response.body.message).toMatch(/not HTTPS.*trust proxy/);
+    expect(setCookieFor(response, '__Host-sid')).toBeUndefined();
+    expect(await s.db.sessions().countDocuments({})).toBe(0);
+    // Said once at start-up already: a Secure cookie, plain HTTP, no trust proxy.
+    expect(s.logger.lines.filter((line) => line.message.includes("plain HTTP and Express 'trust proxy' is off"))).toHaveLength(1);
+  });
+
+  it('works behind a TLS proxy once trust proxy is set', async () => {
+    const s = await setup({ cookie: { hostPrefix: true } }, { trustProxy: true });
+    const response = await s.http().post('/c/login').set('X-Forwarded-Proto', 'https').send({ userId: 'u-proxied' });
+    expect(response.status).toBe(200);
+    expect(setCookieFor(response, '__Host-sid')).toMatch(/; Secure/);
+  });
+
+  it("warns once when secure: 'auto' meets a TLS proxy that Express does not trust", async () => {
+    const s = await setup();
+    for (let i = 0; i < 3; i += 1) await s.http().get('/c/public').set('X-Forwarded-Proto', 'https');
+    const warnings = s.logger.lines.filter((line) => line.message.includes("'trust proxy' is off"));
+    expect(warnings).toHaveLength(1);
+  });
+});
+
+describe('CSRF', () => {
+  it('refuses an unsafe request of a session without its token, and accepts the header or the form field', async () => {
+    const s = await setup();
+    const { cookie, token } = await s.login('u-csrf');
+    const missing = await s.http().post('/c/change').set('Cookie', cookie);
+    expect(missing.status).toBe(403);
+    expect(missing.body.message).toMatch(/^CSRF check failed: no token/);
+    const wrong = await s.http().post('/c/change').set('Cookie', cookie).set('X-CSRF-Token', tamper(token));
+    expect(wrong.status).toBe(403);
+    expect((await s.db.sessions().findOne({ _id: storedIdOf(cookie) }))!.session.visits).toBeUndefined();
+
+    await s.http().post('/c/change').set('Cookie', cookie).set('X-CSRF-Token', token).expect(200, { visits: 1 });
+    await s.http().post('/c/change').set('Cookie', cookie).type('form').send({ _csrf: token }).expect(200, { visits: 2 });
+    await s.http().get('/c/me').set('Cookie', cookie).expect(200); // safe methods are not checked
+  });
+
+  it('renews the token at login, and never shows it in the session data', async () => {
+    const s = await setup();
+    const first = await s.login('u-csrf-rotate');
+    const anonymous = await s.http().get('/c/token').expect(200);
+    const anonymousCookie = cookieFrom(anonymous); // a token makes an anonymous session, to protect the login form
+    const second = await s.http().post('/c/login').set('Cookie', anonymousCookie).set('X-CSRF-Token', anonymous.body.token)
+      .send({ userId: 'u-csrf-rotate' }).expect(200);
+    expect(second.body.token).not.toBe(anonymous.body.token);
+    expect(second.body.token).not.toBe(first.token);
+    await s.http().post('/c/change').set('Cookie', cookieFrom(second)).set('X-CSRF-Token', anonymous.body.token).expect(403);
+    const stored = (await s.db.sessions().findOne({ _id: storedIdOf(cookieFrom(second)) }))!;
+    expect(stored.session.__csrf).toBe(second.body.token);
+  });
+
+  it('refuses a cross-site request without a session (login forgery), and lets a first-party or non-browser one through', async () => {
+    const s = await setup();
+    for (const site of ['cross-site', 'same-site']) {
+      const forged = await s.http().post('/c/login').set('Sec-Fetch-Site', site).send({ userId: 'u-forged' });
+      expect(forged.status).toBe(403);
+      expect(setCookieFor(forged)).toBeUndefined();
+    }
+    expect(await s.db.sessions().countDocuments({})).toBe(0);
+    await s.http().post('/c/login').set('Sec-Fetch-Site', 'same-origin').send({ userId: 'u-first-party' }).expect(200);
+    await s.http().post('/c/login').send({ userId: 'u-api-client' }).expect(200);
+  });
+});
+
+describe('refused cookies', () => {
+  it('are reported as rejected events without the id, at most 100 a minute, and logged once', async () => {
+    const s = await setup();
+    const { cookie } = await s.login('u-target');
+    const forgedId = 'guessed-session-id-0000000000000';
+    await s.http().get('/c/me').set('Cookie', tamper(cookie)).expect(401);
+    await s.http().get('/c/me').set('Cookie', signedCookie(forgedId, 'cookie-test-secret')).expect(401);
+    const rejected = s.events.filter((event) => event.type === 'rejected');
+    expect(rejected.map((event) => event.reason)).toEqual(['bad-signature', 'unknown-id']);
+    expect(rejected[0]!.handle).toBe('');
+    expect(rejected[0]!.ip).toMatch(/127\.0\.0\.1/);
+    expect(JSON.stringify(rejected)).not.toContain(sessionIdOf(cookie));
+    expect(JSON.stringify(rejected)).not.toContain(forgedId);
+
+    for (let i = 0; i < 110; i += 1) await s.http().get('/c/me').set('Cookie', tamper(cookie));
+    expect(s.events.filter((event) => event.type === 'rejected')).toHaveLength(100);
+    expect(s.logger.lines.filter((line) => line.message.includes('session cookie was refused'))).toHaveLength(1);
+  });
+});
