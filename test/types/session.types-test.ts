@@ -57,6 +57,12 @@ void sessions.login({ userId: 'u1', role: 'member' });
 void sessions.login({ userId: 'u1' });
 // @ts-expect-error wrong user id type
 void sessions.login({ userId: 1, role: 'member' });
+// "remember me" is a per-login option
+void sessions.login({ userId: 'u1', role: 'member' }, { remember: true });
+// @ts-expect-error remember is a boolean
+void sessions.login({ userId: 'u1', role: 'member' }, { remember: 'yes' });
+const csrf: string = sessions.csrfToken();
+void csrf;
 
 // regenerate keeps declared keys only
 void sessions.regenerate({ keep: ['cart'] });
@@ -121,11 +127,16 @@ SessionModule.forRoot({
   onSessionLimit: 'refuse',
   cookie: { hostPrefix: true },
   onEvent: (event: SessionEvent) => {
-    const kind: 'created' | 'destroyed' | 'revoked' | 'expired' | 'invalid' = event.type;
+    const kind: 'created' | 'destroyed' | 'revoked' | 'expired' | 'invalid' | 'rejected' = event.type;
     const who: string | undefined = event.userId;
     return [kind, who];
   },
 });
+SessionModule.forRoot({ secret: 's', uri: 'mongodb://localhost', cookie: { persistent: true }, rememberMe: { idleTimeout: 86_400 } });
+// @ts-expect-error persistent is a boolean
+SessionModule.forRoot({ secret: 's', uri: 'mongodb://localhost', cookie: { persistent: 'yes' } });
+// @ts-expect-error the CSRF header name is a string
+SessionModule.forRoot({ secret: 's', uri: 'mongodb://localhost', csrf: { headerName: 1 } });
 // @ts-expect-error unknown session-limit policy
 SessionModule.forRoot({ secret: 's', uri: 'mongodb://localhost', onSessionLimit: 'kick' });
 void sessions.revoke('u1', 'handle');
