@@ -1,13 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
-import { SessionModule, type SessionModuleOptions } from 'nestjs-typed-session';
+import { MongoClient, type CommandStartedEvent } from 'mongodb';
+import { SessionModule, SessionSockets, type SessionModuleOptions } from 'nestjs-typed-session';
+import type { IncomingMessage } from 'node:http';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { io, type Socket } from 'socket.io-client';
 import request from 'supertest';
 import WebSocket from 'ws';
 import { GATEWAY_PATH, startGatewayApp, type GatewayTransport } from './scenarios/gateway.scenario.js';
 import { scenarioOptions } from './scenarios/routes.scenario.js';
 import { cookieFrom, sessionIdOf, signedCookie, tamper } from './support/cookies.js';
-import { TestDatabase } from './support/database.js';
+import { mongoUri, TestDatabase } from './support/database.js';
 import { waitFor, wsUrl } from './support/sockets.js';
 import { storageKey } from '../src/session/session.ids.js';
 
@@ -310,6 +314,95 @@ describe.each<GatewayTransport>(['socket.io', 'ws'])('%s gateway', (transport) =
     await expect(client(strict, ended)).rejects.toThrow(refusal);
     const live = await client(strict, await login(`${transport}-strict`, strict));
     expect((await live.ask('whoami', 'whoami')).data.userId).toBe(`${transport}-strict`);
+  });
+});
+
+describe.each<GatewayTransport>(['socket.io', 'ws'])('what a %s socket costs', (transport) => {
+  const db = new TestDatabase();
+  const client = new MongoClient(mongoUri(), { monitorCommands: true });
+  const commands: string[] = [];
+  let app: INestApplication;
+
+  beforeAll(async () => {
+    const options = { ...scenarioOptions(db), uri: undefined, client, sockets: { checkInterval: 60 } };
+    app = await startGatewayApp(SessionModule.forRoot(options), transport);
+    client.on('commandStarted', (event: CommandStartedEvent) => {
+      if (event.databaseName === db.name) commands.push(`${event.commandName} ${JSON.stringify(event.command.filter ?? {})}`);
+    });
+  });
+
+  afterAll(async () => {
+    await app.close();
+    await client.close();
+    await db.close();
+  });
+
+  it('one read by _id per connection, no database command per message (touch throttled)', async () => {
+    const cookie = cookieFrom(await request(app.getHttpServer()).post('/auth/login').send({ userId: `${transport}-cost` }));
+    commands.length = 0;
+    const connectStart = process.hrtime.bigint();
+    const live = await connect(transport, await app.getUrl(), cookie);
+    const connectMs = Number(process.hrtime.bigint() - connectStart) / 1e6;
+    expect(commands).toEqual([`find ${JSON.stringify({ _id: storageKey(sessionIdOf(cookie)) })}`]);
+
+    commands.length = 0;
+    const messages = 300;
+    const started = process.hrtime.bigint();
+    for (let index = 0; index < messages; index += 1) {
+      expect((await live.ask('whoami', 'whoami')).data.userId).toBe(`${transport}-cost`);
+    }
+    const perMessageUs = Number(process.hrtime.bigint() - started) / 1e3 / messages;
+    expect(commands).toEqual([]);
+    live.close();
+    process.stderr.write(
+      `\n[websocket] ${transport}: connect with a session ${connectMs.toFixed(1)} ms (1 find); guarded round trip ` +
+        `${perMessageUs.toFixed(0)} µs per message (0 commands over ${messages})\n`,
+    );
+  });
+
+  it('the session context costs microseconds per message and a few hundred bytes per socket', async () => {
+    const sockets = app.get(SessionSockets);
+    const cookie = cookieFrom(await request(app.getHttpServer()).post('/auth/login').send({ userId: `${transport}-heap` }));
+    const handshake = { headers: { cookie } } as IncomingMessage;
+    const connection = await sockets.open(handshake);
+    expect(connection.authenticated).toBe(true);
+
+    // Per message: the handler run bare, then through SessionSockets.run (context, request, touch check).
+    const socket = {};
+    sockets.attach(socket, connection, () => undefined);
+    const handler = () => 1;
+    const rounds = 200_000;
+    const time = (run: () => unknown) => {
+      const start = process.hrtime.bigint();
+      for (let index = 0; index < rounds; index += 1) run();
+      return Number(process.hrtime.bigint() - start) / rounds;
+    };
+    time(() => sockets.run(socket, handler)); // warm-up
+    const bare = time(handler);
+    const wrapped = time(() => sockets.run(socket, handler));
+    sockets.detach(socket);
+
+    // Per socket: what the library keeps for an open connection (its request, Session, cookie, entries).
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const count = 1000;
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const clients: object[] = [];
+    for (const each of await Promise.all(Array.from({ length: count }, () => sockets.open(handshake)))) {
+      const client = {};
+      sockets.attach(client, each, () => undefined);
+      clients.push(client);
+    }
+    gc();
+    const perSocket = (process.memoryUsage().heapUsed - before) / count;
+    for (const each of clients) sockets.detach(each);
+    expect(sockets.liveCount).toBe(0);
+    expect(wrapped).toBeLessThan(50_000); // 50 µs: far above what it costs; catches a query slipping in
+    process.stderr.write(
+      `[websocket] ${transport}: SessionSockets.run ${(wrapped - bare).toFixed(0)} ns per message over a bare call; ` +
+        `${perSocket.toFixed(0)} bytes kept per open socket (${count} sockets of one session)\n`,
+    );
   });
 });
 
