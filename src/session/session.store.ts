@@ -67,6 +67,9 @@ interface SessionRecord {
 /** How a rotation that keeps data ended. */
 export type RotationOutcome = 'rotated' | 'ended';
 
+/** Unknown-id lookups waiting for the middleware to report them, at most. */
+const MAX_PENDING_UNKNOWN = 1000;
+
 /** Expired sessions deleted per cleanup batch. */
 const CLEANUP_BATCH = 500;
 
@@ -161,7 +164,11 @@ export class SessionStore extends MongoStore {
   override get(sid: string, callback: Callback<SessionData | null>): void {
     this.call(async () => {
       const session = await this.read(storageKey(sid));
-      if (session === undefined) this.unknown.add(sid);
+      if (session === undefined) {
+        // Taken by the middleware as soon as this answers; bounded in case another caller never takes it.
+        if (this.unknown.size >= MAX_PENDING_UNKNOWN) this.unknown.clear();
+        this.unknown.add(sid);
+      }
       return session ?? null;
     }, callback);
   }
