@@ -284,6 +284,15 @@ describe.each<GatewayTransport>(['socket.io', 'ws'])('%s gateway', (transport) =
     await closesWithin(sameDevice, CHECK_INTERVAL * 1000 + 1_000, started);
   });
 
+  it('SessionSockets.closeSession(id) closes that session\'s sockets at once (the hook for rotations)', async () => {
+    const cookie = await login(`${transport}-rotated`);
+    const live = await client(main, cookie);
+    const bystander = await client(main, await login(`${transport}-not-rotated`));
+    main.get(SessionSockets).closeSession(sessionIdOf(cookie));
+    await closesWithin(live, 1_000);
+    expect((await bystander.ask('whoami', 'whoami')).data.userId).toBe(`${transport}-not-rotated`);
+  });
+
   it('logout on a second instance closes the socket within the check interval', async () => {
     const samples: number[] = [];
     for (let round = 0; round < 3; round += 1) {

@@ -3,11 +3,11 @@ import type { Request } from 'express';
 import type { SessionData, Store } from 'express-session';
 import type { IncomingMessage } from 'node:http';
 import { SessionEvents, type SessionEvent } from '../session.events.js';
+import { presentedCookie } from '../session.cookie.js';
 import { handleOfKey, storageKey } from '../session.ids.js';
 import { SESSION_SETTINGS, sessionContext } from '../session.internal-constants.js';
 import type { ResolvedSessionOptions } from '../session.options.js';
 import { SessionStore } from '../session.store.js';
-import { sessionIdFromCookie } from './socket.cookie.js';
 import { NO_RESPONSE, type SocketSessionContext } from './socket.context.js';
 import { SocketSessionRotationError } from './socket-session.errors.js';
 
@@ -76,7 +76,8 @@ export class SessionSockets implements OnApplicationShutdown {
    */
   async open(handshake: IncomingMessage): Promise<SocketConnection> {
     const request = Object.create(handshake) as Request;
-    const id = sessionIdFromCookie(handshake.headers.cookie, this.settings);
+    // Verified as the session middleware verifies a request's cookie (any of the secrets).
+    const id = presentedCookie(handshake as Request, this.settings)?.id;
     if (id === undefined) return { request, authenticated: false };
     let data: SessionData | null;
     try {
@@ -126,6 +127,15 @@ export class SessionSockets implements OnApplicationShutdown {
     for (const socket of entry?.sockets ?? []) if (socket.client === client) entry!.sockets.delete(socket);
     if (entry?.sockets.size === 0) this.live.delete(handle);
     if (this.live.size === 0) this.stopTimer();
+  }
+
+  /**
+   * Closes the sockets of the session with this id: for a session id that ended without an event, the old
+   * id of a rotation (`login()`, `regenerate()`), so that its sockets reconnect with the new cookie at once
+   * rather than at the next check.
+   */
+  closeSession(sessionId: string): void {
+    this.end(handleOfKey(storageKey(sessionId)));
   }
 
   /** The connection registered for `client`. */
