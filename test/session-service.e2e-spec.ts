@@ -58,6 +58,14 @@ describe('get / set / patch / unset / save', () => {
     expect((await http().get('/s/guarded').set('Cookie', cookie)).status).toBe(200);
   });
 
+  it('requireUserId() answers 401 without a login and the user id with one', async () => {
+    const anonymous = await http().get('/s/whoami');
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body.message).toBe('Authentication required');
+    const cookie = await login('u-require');
+    await http().get('/s/whoami').set('Cookie', cookie).expect(200, { userId: 'u-require' });
+  });
+
   it('stores typed values and reads them back, in the document too', async () => {
     const cookie = await login('u-data');
     const id = storedIdOf(cookie);

@@ -1,4 +1,4 @@
-import { ForbiddenException, HttpException, Inject, Injectable } from '@nestjs/common';
+import { ForbiddenException, HttpException, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import type { Session as ExpressSession } from 'express-session';
 import { assertStorable, CSRF_KEY, fields, sessionData } from './session.data.js';
 import { randomBytes } from 'node:crypto';
@@ -128,6 +128,23 @@ export class SessionService<S extends object = AppSessionData> {
     const session = this.session;
     const value = session && fields(session)[this.settings.userIdField];
     return (value ?? undefined) as SessionUserId<S> | undefined;
+  }
+
+  /**
+   * The user id of the current session, typed as present: for code behind `AuthGuard`, where a session
+   * without one never gets this far.
+   *
+   * @throws UnauthorizedException (401) when nobody is logged in (the route is not guarded, or is `@Public()`).
+   * @example
+   * @Get('sessions')
+   * list() {
+   *   return this.sessions.listForUser(this.sessions.requireUserId());
+   * }
+   */
+  requireUserId(): SessionUserId<S> {
+    const userId = this.userId();
+    if (userId === undefined || userId === ('' as unknown)) throw new UnauthorizedException('Authentication required');
+    return userId;
   }
 
   /**

@@ -214,6 +214,11 @@ class ScenarioController {
     return { changed: true };
   }
 
+  @Get('whoami')
+  whoami() {
+    return { userId: this.sessions.requireUserId() }; // unguarded on purpose: 401 without a login
+  }
+
   @Get('health')
   health() {
     return { ok: true };
@@ -221,8 +226,8 @@ class ScenarioController {
 
   @Get('sessions')
   @UseGuards(AuthGuard)
-  listSessions(@Session('userId') userId: SessionValue<'userId'>) {
-    return this.sessions.listForUser(userId!);
+  listSessions() {
+    return this.sessions.listForUser(this.sessions.requireUserId());
   }
 
   @Delete('sessions/:handle')

@@ -62,6 +62,11 @@ void sessions.login({ userId: 'u1', role: 'member' }, { remember: true });
 // @ts-expect-error remember is a boolean
 void sessions.login({ userId: 'u1', role: 'member' }, { remember: 'yes' });
 const csrf: string = sessions.csrfToken();
+// behind AuthGuard: the user id typed as present
+const present: string = sessions.requireUserId();
+// @ts-expect-error userId() may be undefined
+const maybe: string = sessions.userId();
+void [present, maybe];
 void csrf;
 
 // regenerate keeps declared keys only
