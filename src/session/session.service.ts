@@ -1,4 +1,4 @@
-import { ForbiddenException, HttpException, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
+import { ForbiddenException, HttpException, Inject, Injectable, Optional, UnauthorizedException } from '@nestjs/common';
 import type { Session as ExpressSession } from 'express-session';
 import { assertStorable, CSRF_KEY, fields, sessionData } from './session.data.js';
 import { randomBytes } from 'node:crypto';
@@ -14,6 +14,9 @@ import { SESSION_SETTINGS, sessionContext, type SessionContext } from './session
 import type { ResolvedSessionOptions } from './session.options.js';
 import { handleOfKey, sessionHandle, storageKey } from './session.ids.js';
 import { SessionStore, type SessionDocument } from './session.store.js';
+import { isSocketContext } from './transports/socket.context.js';
+import { SocketSessionRotationError } from './transports/socket-session.errors.js';
+import { SessionSockets } from './transports/socket-sessions.service.js';
 import type { AppSessionData, SessionInfo, SessionKey, SessionUserId, UserSession } from './session.types.js';
 
 /** Options of `SessionService.regenerate`. */
@@ -61,6 +64,7 @@ export class SessionService<S extends object = AppSessionData> {
     @Inject(SESSION_SETTINGS) private readonly settings: ResolvedSessionOptions,
     private readonly store: SessionStore,
     private readonly events: SessionEvents,
+    @Optional() private readonly sockets?: SessionSockets,
   ) {}
 
   /** The current session, typed; `undefined` when the request has none (or after `destroy()`). */
@@ -172,17 +176,19 @@ export class SessionService<S extends object = AppSessionData> {
    */
   async regenerate(options: RegenerateOptions<S> = {}): Promise<void> {
     const { req } = this.context('regenerate');
-    this.assertCookieDeliverable(req);
+    this.assertCanIssueCookie(req);
     const old = this.require('regenerate');
+    const oldId = old.id;
     const data = sessionData(old);
     const keep = options.keep === true ? Object.keys(data) : (options.keep ?? []);
     const kept = Object.fromEntries(keep.filter((key) => key in data).map((key) => [key, data[key]]));
     if (Object.keys(kept).length === 0) {
       await this.guarded('regenerate the session', () => callStore((done) => old.regenerate(done)));
-      return;
+    } else {
+      const outcome = await this.guarded('regenerate the session', () => this.store.rotateKeeping(req, kept));
+      if (outcome === 'ended') this.ended();
     }
-    const outcome = await this.guarded('regenerate the session', () => this.store.rotateKeeping(req, kept));
-    if (outcome === 'ended') this.ended();
+    this.sockets?.closeSession(oldId); // its sockets reconnect with the new cookie
   }
 
   /**
@@ -202,8 +208,9 @@ export class SessionService<S extends object = AppSessionData> {
     }
     for (const [key, value] of Object.entries(data)) assertStorable(key, value);
     const { req } = this.context('login');
-    this.assertCookieDeliverable(req);
+    this.assertCanIssueCookie(req);
     const old = this.require('login');
+    const oldId = old.id;
     const open = async () => {
       await callStore((done) => old.regenerate(done));
       this.apply(data); // checked above, before the old session was given up
@@ -226,6 +233,7 @@ export class SessionService<S extends object = AppSessionData> {
         await open();
       });
     });
+    this.sockets?.closeSession(oldId);
     this.events.emit('created', sessionHandle(req.session.id), userId, 'login');
   }
 
@@ -346,8 +354,12 @@ export class SessionService<S extends object = AppSessionData> {
     for (const document of evicted) this.events.emit('revoked', handleOfKey(document._id), userId, 'session-limit');
   }
 
-  /** Refuses to issue a Secure cookie on a request that is not HTTPS: the browser would never get it. */
-  private assertCookieDeliverable(req: { secure: boolean }): void {
+  /**
+   * Refuses to issue a new session id where its cookie cannot reach the client: over a WebSocket (no HTTP
+   * response), or as a Secure cookie on a request that is not HTTPS.
+   */
+  private assertCanIssueCookie(req: { secure: boolean }): void {
+    if (isSocketContext(sessionContext.getStore())) throw new SocketSessionRotationError();
     if (this.settings.cookie.secure === true && !req.secure) throw new SessionCookieError();
   }
 

@@ -64,6 +64,16 @@ class SessionGateway {
     return { event: 'logged-out', data: {} };
   }
 
+  @SubscribeMessage('rotate')
+  async rotate() {
+    try {
+      await this.sessions.regenerate({ keep: true });
+      return { event: 'rotate', data: { error: null } };
+    } catch (error) {
+      return { event: 'rotate', data: { error: (error as Error).name } };
+    }
+  }
+
   @SubscribeMessage('login')
   async login() {
     try {
