@@ -156,7 +156,7 @@ describe('the session-limit lock', () => {
     const statuses = responses.map((response) => response.status);
     expect(statuses.filter((status) => status !== 200 && status !== 429)).toEqual([]);
     for (const busy of responses.filter((response) => response.status === 429)) {
-      expect(busy.body.message).toMatch(/Other logins of this account/);
+      expect(busy.body.message).toMatch(/Other changes to this account/);
       expect(setCookieFor(busy)).toBeUndefined();
     }
     const live = await s.db.byUser('u-crowd');

@@ -12,7 +12,7 @@ export {
 export { SESSION_EVENT_PREFIX, type SessionEvent, type SessionEventReason, type SessionEventType } from './session.events.js';
 export { CsrfGuard } from './session.csrf.guard.js';
 export { AuthGuard } from './session.guard.js';
-export { SessionLimitBusyError } from './session.user-lock.js';
+export { SessionBusyError } from './session.user-lock.js';
 export { SessionModule } from './session.module.js';
 export type { SessionModuleExtras } from './session.module-definition.js';
 export type {

@@ -185,7 +185,13 @@ export class SessionService<S extends object = AppSessionData> {
     if (Object.keys(kept).length === 0) {
       await this.guarded('regenerate the session', () => callStore((done) => old.regenerate(done)));
     } else {
-      const outcome = await this.guarded('regenerate the session', () => this.store.rotateKeeping(req, kept));
+      // Under the user's lock, as per-user deletions are: no deletion can run between the new document's
+      // insert and the old one's delete, which a multi-document delete (not a snapshot) could miss.
+      const userId = fields(old)[this.settings.userIdField];
+      const rotate = () => this.store.rotateKeeping(req, kept);
+      const outcome = await this.guarded('regenerate the session', () =>
+        userId === undefined ? rotate() : this.store.withUserLock(userId, rotate),
+      );
       if (outcome === 'ended') this.ended();
     }
     this.sockets?.closeSession(oldId); // its sockets reconnect with the new cookie
@@ -198,7 +204,7 @@ export class SessionService<S extends object = AppSessionData> {
    *
    * @throws SessionDataError when `data` lacks the user id (the `userIdField` option).
    * @throws ForbiddenException (403) when the session limit is reached and `onSessionLimit` is `'refuse'`.
-   * @throws SessionLimitBusyError (429) when other logins of the same user keep the session limit busy.
+   * @throws SessionBusyError (429) when other logins of the same user keep the session limit busy.
    * @throws SessionStoreError (503) when MongoDB failed; no session and no cookie come out of the request.
    */
   async login(data: S, options: LoginOptions = {}): Promise<void> {
@@ -308,6 +314,13 @@ export class SessionService<S extends object = AppSessionData> {
    * as by `destroy()`) when it is the user's, unless `exceptCurrent` is set. Resolves to the number ended.
    */
   async destroyAllForUser(userId: SessionUserId<S>, options: DestroyAllOptions = {}): Promise<number> {
+    // Under the user's lock, so that no rotation of one of the user's sessions is half done meanwhile.
+    return callStoreAsync('delete the sessions', () =>
+      this.store.withUserLock(userId, () => this.destroyAllLocked(userId, options)),
+    );
+  }
+
+  private async destroyAllLocked(userId: SessionUserId<S>, options: DestroyAllOptions): Promise<number> {
     const reason = options.reason ?? 'revoke-all';
     const current = sessionContext.getStore()?.req.session;
     this.noStore();

@@ -11,6 +11,7 @@ import { handleOfKey, storageKey } from './session.ids.js';
 import type { ResolvedSessionOptions } from './session.options.js';
 import { checkSessionData } from './session.schema.js';
 import { UserLock } from './session.user-lock.js';
+import { ClientRecovery } from './store/client-recovery.js';
 
 /**
  * A session as stored in MongoDB: the data as a document (connect-mongo's `stringify: false` layout), under
@@ -102,6 +103,8 @@ export class SessionStore extends MongoStore {
   private unreachable = false;
   private closing = false;
   private reconnecting?: Promise<void>;
+  /** Reconnects the client when the driver's server monitor hangs (see `ClientRecovery`). */
+  private readonly recovery: ClientRecovery;
   /**
    * Ids of new sessions whose insert failed in an outage, or timed out: the server may still apply it later,
    * though no client was given the id. Deleted once MongoDB answers again.
@@ -139,6 +142,7 @@ export class SessionStore extends MongoStore {
       5 * settings.storeTimeoutMs,
       settings.storeTimeoutMs,
     );
+    this.recovery = new ClientRecovery(client, settings.storeTimeoutMs, ownsClient);
   }
 
   /**
@@ -246,7 +250,9 @@ export class SessionStore extends MongoStore {
     if (!oldRecord.persisted) return 'rotated';
     let deleted: number;
     try {
-      deleted = (await this.attempt(() => this.collection.deleteOne({ _id: oldKey }))).deletedCount;
+      // Only a live session is carried over: one that expired meanwhile counts as ended, like a deleted one.
+      const live = { $and: [{ _id: oldKey }, this.expiry.liveFilter(Date.now()) as object] };
+      deleted = (await this.attempt(() => this.collection.deleteOne(live))).deletedCount;
     } catch (error) {
       // Unknown whether the old session still exists: fail closed, give up the new one.
       await this.attempt(() => this.collection.deleteOne({ _id: freshKey }), freshKey).catch(noop);
@@ -254,7 +260,7 @@ export class SessionStore extends MongoStore {
     }
     if (deleted === 1) return 'rotated';
     oldRecord.ended = true;
-    await this.attempt(() => this.collection.deleteOne({ _id: freshKey }), freshKey);
+    await this.attempt(() => this.collection.deleteMany({ _id: { $in: [freshKey, oldKey] } }), freshKey);
     return 'ended';
   }
 
@@ -356,7 +362,7 @@ export class SessionStore extends MongoStore {
    * Runs `section` while holding the user's lock (a document in `<collection>_locks`), so that concurrent
    * logins of one user are counted one after the other (the session limit).
    *
-   * @throws SessionLimitBusyError (429) when other logins of the user hold the lock for longer than
+   * @throws SessionBusyError (429) when other logins of the user hold the lock for longer than
    * `storeTimeoutMs`.
    */
   withUserLock<T>(userId: unknown, section: () => Promise<T>): Promise<T> {
@@ -368,6 +374,7 @@ export class SessionStore extends MongoStore {
     this.closing = true;
     clearInterval(this.cleanupTimer);
     this.cleanupTimer = undefined;
+    await this.recovery.stop();
     if (this.ownsClient) await this.client.close();
   }
 
@@ -563,6 +570,7 @@ export class SessionStore extends MongoStore {
       this.logger.error(`Session store operation failed: ${describe(error)}`);
       return;
     }
+    this.recovery.outage();
     if (this.unreachable) return;
     this.unreachable = true;
     this.logger.error(`MongoDB is unreachable (${describe(error)}); session routes answer 503 until it is back.`);

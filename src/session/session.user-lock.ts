@@ -12,20 +12,21 @@ interface LockDocument {
 }
 
 /**
- * A login waited for the per-user lock longer than `storeTimeoutMs`: other logins of the same account are
- * being applied. Answers 429 with `Retry-After`, so that it is not mistaken for an outage (503).
+ * A login, rotation or per-user deletion waited for the user's lock longer than `storeTimeoutMs`: other
+ * changes to the same account's sessions are being applied. Answers 429, so that it is not mistaken for an
+ * outage (503).
  */
-export class SessionLimitBusyError extends HttpException {
+export class SessionBusyError extends HttpException {
   constructor() {
     super(
       {
         statusCode: HttpStatus.TOO_MANY_REQUESTS,
         error: 'Too Many Requests',
-        message: 'Other logins of this account are being applied; try again in a moment.',
+        message: "Other changes to this account's sessions are being applied; try again in a moment.",
       },
       HttpStatus.TOO_MANY_REQUESTS,
     );
-    this.name = 'SessionLimitBusyError';
+    this.name = 'SessionBusyError';
   }
 }
 
@@ -33,8 +34,8 @@ export class SessionLimitBusyError extends HttpException {
 const DUPLICATE_KEY = 11000;
 
 /**
- * A lock per user, so that concurrent logins of one user count and evict sessions one after the other (the
- * session limit). Each holder has a token and releases only its own lock; a lock whose lease has run out is
+ * A lock per user, so that what changes the set of a user's sessions happens one at a time: logins under the
+ * session limit (counted and evicted one after the other), rotations that keep data, per-user deletions. Each holder has a token and releases only its own lock; a lock whose lease has run out is
  * taken over.
  */
 export class UserLock {
@@ -50,7 +51,7 @@ export class UserLock {
    * Runs `section` while holding the lock of `userId`. Store calls go through `call`, which bounds and
    * reconnects them.
    *
-   * @throws SessionLimitBusyError when the lock stays taken for longer than the wait.
+   * @throws SessionBusyError when the lock stays taken for longer than the wait.
    */
   async run<T>(
     userId: unknown,
@@ -68,7 +69,7 @@ export class UserLock {
       } catch (error) {
         if ((error as { code?: unknown }).code !== DUPLICATE_KEY) throw error;
         await call(() => this.locks.deleteOne({ _id, until: { $lt: new Date() } })); // an abandoned lock
-        if (Date.now() >= giveUpAt) throw new SessionLimitBusyError();
+        if (Date.now() >= giveUpAt) throw new SessionBusyError();
         // Short, growing, jittered waits: the section takes a few round trips.
         await new Promise((resolve) => setTimeout(resolve, Math.min(50, 5 * attempt) + Math.random() * 10));
       }

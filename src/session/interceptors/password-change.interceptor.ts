@@ -57,7 +57,14 @@ export class PasswordChangeInterceptor implements NestInterceptor {
       await this.sessions.destroyAllForUser(userId, { reason: 'password-change' });
       return;
     }
-    await this.sessions.regenerate({ keep: true });
+    try {
+      await this.sessions.regenerate({ keep: true });
+    } catch (error) {
+      // The password has changed whatever happened to this session (ended elsewhere meanwhile, MongoDB
+      // failing): the user's other sessions must end all the same.
+      await this.sessions.destroyAllForUser(userId, { reason: 'password-change' });
+      throw error;
+    }
     await this.sessions.destroyAllForUser(userId, { exceptCurrent: true, reason: 'password-change' });
   }
 }
