@@ -1,12 +1,11 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { SessionModule } from 'nestjs-typed-session';
-import { buildFerretDB, freePort } from '../scripts/mongo-server.mjs';
+import { freePort, startFerretDB } from '../scripts/mongo-server.mjs';
 import { SessionStore } from '../src/session/session.store.js';
 import { startScenarioApp } from './scenarios/routes.scenario.js';
 
@@ -43,47 +42,15 @@ interface KillableServer {
   kill(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
 }
 
-/** Starts FerretDB on `port` with its data in `dataDir`; resolves once it answers a ping. */
+/** Starts FerretDB on `port` with its data in `dataDir`; resolves once it answers. */
 async function startKillable(port: number, dataDir: string): Promise<KillableServer> {
-  const child: ChildProcess = spawn(
-    buildFerretDB(),
-    [
-      '--handler=sqlite',
-      `--sqlite-url=file:${dataDir}/`,
-      `--state-dir=${dataDir}`,
-      `--listen-addr=127.0.0.1:${port}`,
-      '--debug-addr=127.0.0.1:0',
-      '--telemetry=disable',
-      '--log-level=error',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const kill = async (signal: 'SIGTERM' | 'SIGKILL' = 'SIGKILL') => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill(signal);
-    // After a SIGTERM FerretDB waits up to 3 s for its connections to end; a SIGKILL ends a longer shutdown.
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
+  const server = await startFerretDB({ port, dataDir });
+  return {
+    kill: async (signal = 'SIGKILL') => {
+      if (signal === 'SIGKILL') server.kill();
+      await server.stop(); // SIGTERM, and waits for the exit (SIGKILL after 5 s)
+    },
   };
-  const uri = `mongodb://127.0.0.1:${port}/`;
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline && child.exitCode === null && child.signalCode === null) {
-    const probe = new MongoClient(uri, { serverSelectionTimeoutMS: 300, connectTimeoutMS: 300 });
-    try {
-      await probe.db('admin').command({ ping: 1 });
-      return { kill };
-    } catch {
-      // not listening yet: the probe already waited up to 300 ms
-    } finally {
-      await probe.close();
-    }
-  }
-  await kill();
-  throw new Error(`FerretDB did not start on port ${port}: ${stderr.trim() || 'no output'}`);
 }
 
 /** One app instance, listening on a loopback port. */
