@@ -15,7 +15,11 @@ export interface LoadResult {
  * sessions are spread over all connections). Rejects when any answer is not a 2xx: figures of failing
  * requests are not figures.
  */
-export async function loadRun(url: string, cookies: string[], options: { connections: number; duration?: number; amount?: number }): Promise<LoadResult> {
+export async function loadRun(
+  url: string,
+  cookies: string[],
+  options: { connections: number; duration?: number; amount?: number },
+): Promise<LoadResult> {
   let next = 0;
   const result = await autocannon({
     url,
@@ -39,7 +43,12 @@ export async function loadRun(url: string, cookies: string[], options: { connect
         `timeouts ${result.timeouts}; status codes ${JSON.stringify(result.statusCodeStats)})`,
     );
   }
-  return { requestsPerSecond: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, requests: result['2xx'] };
+  return {
+    requestsPerSecond: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests: result['2xx'],
+  };
 }
 
 export function median(values: number[]): number {

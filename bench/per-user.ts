@@ -65,22 +65,27 @@ export async function timePerUserOperations(
         listTimes.push(
           await timed(async () => {
             const listed = await service.listForUser(TARGET_USER.userId);
-            if (listed.length !== SESSIONS_PER_USER) throw new Error(`listForUser found ${listed.length} sessions, not ${SESSIONS_PER_USER}`);
+            if (listed.length !== SESSIONS_PER_USER)
+              throw new Error(`listForUser found ${listed.length} sessions, not ${SESSIONS_PER_USER}`);
           }),
         );
         destroyTimes.push(
           await timed(async () => {
             const ended = await service.destroyAllForUser(TARGET_USER.userId);
-            if (ended !== SESSIONS_PER_USER) throw new Error(`destroyAllForUser ended ${ended} sessions, not ${SESSIONS_PER_USER}`);
+            if (ended !== SESSIONS_PER_USER)
+              throw new Error(`destroyAllForUser ended ${ended} sessions, not ${SESSIONS_PER_USER}`);
           }),
         );
         const left = await sessions.countDocuments({ _id: { $in: ids } as never });
         if (left !== 0) throw new Error(`${left} of the user's sessions are still stored after destroyAllForUser`);
       }
       const total = await sessions.countDocuments();
-      if (total !== size - SESSIONS_PER_USER) throw new Error(`the collection holds ${total} other sessions, not ${size - SESSIONS_PER_USER}`);
+      if (total !== size - SESSIONS_PER_USER)
+        throw new Error(`the collection holds ${total} other sessions, not ${size - SESSIONS_PER_USER}`);
       results.push({ sessions: size, listForUser: median(listTimes), destroyAllForUser: median(destroyTimes) });
-      progress(`per-user operations at ${size} sessions: list ${median(listTimes).toFixed(1)} ms, destroy all ${median(destroyTimes).toFixed(1)} ms`);
+      progress(
+        `per-user operations at ${size} sessions: list ${median(listTimes).toFixed(1)} ms, destroy all ${median(destroyTimes).toFixed(1)} ms`,
+      );
     }
     return results;
   } finally {
@@ -89,14 +94,22 @@ export async function timePerUserOperations(
 }
 
 /** Adds filler sessions (other users, 5 sessions each) until there are `target`; returns the new count. */
-async function grow(sessions: Collection, template: Document, from: number, target: number, progress: (message: string) => void): Promise<number> {
+async function grow(
+  sessions: Collection,
+  template: Document,
+  from: number,
+  target: number,
+  progress: (message: string) => void,
+): Promise<number> {
   const batch = 2000;
   const started = Date.now();
   for (let next = from; next < target; next += batch) {
     const count = Math.min(batch, target - next);
     const now = new Date();
     await sessions.insertMany(
-      Array.from({ length: count }, (_, offset) => cloneSession(template, newSessionId(), benchUser(Math.floor((next + offset) / SESSIONS_PER_USER)), now)),
+      Array.from({ length: count }, (_, offset) =>
+        cloneSession(template, newSessionId(), benchUser(Math.floor((next + offset) / SESSIONS_PER_USER)), now),
+      ),
     );
   }
   if (target > from) progress(`inserted ${target - from} sessions in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -44,7 +44,15 @@ export class SetupProcess {
     const port = await freePort();
     const [command, ...args] = [...(launch.prefix ?? []), process.execPath, ...(launch.nodeArgs ?? []), spec.script];
     const child = spawn(command!, args, {
-      env: { ...process.env, ...env, ...spec.env, MONGODB_URI: uri, SESSION_DB_NAME: dbName, PORT: String(port), NODE_ENV: 'production' },
+      env: {
+        ...process.env,
+        ...env,
+        ...spec.env,
+        MONGODB_URI: uri,
+        SESSION_DB_NAME: dbName,
+        PORT: String(port),
+        NODE_ENV: 'production',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const setup = new SetupProcess(spec, port, child);
@@ -85,7 +93,11 @@ export class SetupProcess {
   /** The line of the process's output that most likely says why it stopped. */
   private cause(): string {
     // Without the colour codes of Nest's logger.
-    const lines = this.output.replace(/\x1b\[[0-9;]*m/g, '').split('\n').map((line) => line.trim()).filter(Boolean);
+    const lines = this.output
+      .replace(/\x1b\[[0-9;]*m/g, '')
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean);
     return lines.find((line) => /error/i.test(line)) ?? lines.at(-1) ?? 'no output';
   }
 
@@ -93,7 +105,11 @@ export class SetupProcess {
     const deadline = Date.now() + 30_000;
     const exited = new Promise<never>((_, reject) =>
       this.child.once('exit', (code, signal) =>
-        reject(new Error(`${this.spec.name} exited (${signal ?? code}) before answering: ${this.cause()}\n${this.output.trim()}`)),
+        reject(
+          new Error(
+            `${this.spec.name} exited (${signal ?? code}) before answering: ${this.cause()}\n${this.output.trim()}`,
+          ),
+        ),
       ),
     );
     exited.catch(() => {});

@@ -18,7 +18,14 @@ export interface BenchReport {
   database: string;
   node: string;
   cpus: number;
-  config: { sessions: number; connections: number; warmup: number; duration: number; rounds: number; countedRequests: number };
+  config: {
+    sessions: number;
+    connections: number;
+    warmup: number;
+    duration: number;
+    rounds: number;
+    countedRequests: number;
+  };
   setups: SetupFigures[];
   perUser: PerUserTimes[];
   /** The FerretDB backend, when the server is FerretDB (whose queries use no index). */
@@ -31,12 +38,14 @@ export interface BenchReport {
 const TARGET_RATIO = 0.95;
 const TARGET_GROWTH = 2;
 
-const fixed = (value: number | undefined, digits: number) => (value === undefined || Number.isNaN(value) ? '–' : value.toFixed(digits));
+const fixed = (value: number | undefined, digits: number) =>
+  value === undefined || Number.isNaN(value) ? '–' : value.toFixed(digits);
 const verdict = (met: boolean | undefined) => (met === undefined ? 'not measured' : met ? '**met**' : '**missed**');
 
 /** Median CPU time of the setup's process per request over the rounds, in µs. */
 function cpuPerRequest(setup: SetupFigures | undefined): number | undefined {
-  const values = setup?.rounds.flatMap((round) => (round.cpuPerRequestUs === undefined ? [] : [round.cpuPerRequestUs])) ?? [];
+  const values =
+    setup?.rounds.flatMap((round) => (round.cpuPerRequestUs === undefined ? [] : [round.cpuPerRequestUs])) ?? [];
   return values.length ? median(values) : undefined;
 }
 
@@ -105,7 +114,9 @@ export function renderReport(report: BenchReport): string {
     '',
     `| Sessions in the collection (one user has 5) | listForUser (ms, median of ${REPEATS}) | destroyAllForUser (ms, median of ${REPEATS}) |`,
     '| ---: | ---: | ---: |',
-    ...report.perUser.map((times) => `| ${times.sessions} | ${times.listForUser.toFixed(1)} | ${times.destroyAllForUser.toFixed(1)} |`),
+    ...report.perUser.map(
+      (times) => `| ${times.sessions} | ${times.listForUser.toFixed(1)} | ${times.destroyAllForUser.toFixed(1)} |`,
+    ),
   );
   const others = report.setups.filter((setup) => setup.otherCommands && Object.keys(setup.otherCommands).length);
   if (others.length) {

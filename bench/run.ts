@@ -18,7 +18,8 @@ function setting(name: string, fallback: number, min = 1): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number >= ${min}, got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(value) || value < min)
+    throw new Error(`${name} must be a whole number >= ${min}, got ${JSON.stringify(raw)}`);
   return value;
 }
 
@@ -29,11 +30,15 @@ const config = {
   duration: setting('BENCH_DURATION', 5),
   rounds: setting('BENCH_ROUNDS', 8),
   countedRequests: setting('BENCH_COUNTED_REQUESTS', 300),
-  perUserSizes: (process.env.BENCH_PER_USER_SIZES ?? '1000,100000').split(',').map((size) => {
-    const value = Number(size);
-    if (!Number.isInteger(value) || value < 10) throw new Error(`BENCH_PER_USER_SIZES must list whole numbers >= 10, got ${JSON.stringify(size)}`);
-    return value;
-  }).sort((a, b) => a - b),
+  perUserSizes: (process.env.BENCH_PER_USER_SIZES ?? '1000,100000')
+    .split(',')
+    .map((size) => {
+      const value = Number(size);
+      if (!Number.isInteger(value) || value < 10)
+        throw new Error(`BENCH_PER_USER_SIZES must list whole numbers >= 10, got ${JSON.stringify(size)}`);
+      return value;
+    })
+    .sort((a, b) => a - b),
   /** Write a V8 CPU profile of each setup's load phase to dist/bench/profiles (open in Chrome DevTools). */
   cpuProfile: process.env.BENCH_CPU_PROF === '1',
 };
@@ -81,7 +86,11 @@ async function main(): Promise<void> {
   const started = Date.now();
   const { setupCpu } = pinCpus();
   const prefix = setupCpu === undefined ? [] : ['taskset', '-c', String(setupCpu)];
-  log(setupCpu === undefined ? 'CPU pinning off' : `setups pinned to CPU ${setupCpu}, load generator and database to the others`);
+  log(
+    setupCpu === undefined
+      ? 'CPU pinning off'
+      : `setups pinned to CPU ${setupCpu}, load generator and database to the others`,
+  );
   const server = await startMongo();
   const autoRemove = server.ttlIndexes ? 'native' : 'interval';
   const env = { SESSION_AUTO_REMOVE: autoRemove };
@@ -99,7 +108,10 @@ async function main(): Promise<void> {
       const db = client.db(`bench-${spec.name}`);
       await db.dropDatabase();
       try {
-        const setup = await SetupProcess.start(spec, server.uri, db.databaseName, env, { prefix, nodeArgs: profileArgs });
+        const setup = await SetupProcess.start(spec, server.uri, db.databaseName, env, {
+          prefix,
+          nodeArgs: profileArgs,
+        });
         running.push(setup);
         const seeded = await seedSessions(setup, db, config.sessions);
         cookies.set(spec.name, seeded.cookies);
@@ -116,15 +128,30 @@ async function main(): Promise<void> {
     const counter = await WireCounter.start(server.uri);
     try {
       for (const setup of active) {
-        const counted = await SetupProcess.start(setup.spec, counter.relayUri(server.uri), `bench-${setup.spec.name}`, env, { prefix });
+        const counted = await SetupProcess.start(
+          setup.spec,
+          counter.relayUri(server.uri),
+          `bench-${setup.spec.name}`,
+          env,
+          { prefix },
+        );
         try {
           const sessionCookies = cookies.get(setup.spec.name)!;
           await loadRun(counted.url, sessionCookies, { connections: 8, amount: 50 });
           counter.reset();
-          const { requests } = await loadRun(counted.url, sessionCookies, { connections: 8, amount: config.countedRequests });
+          const { requests } = await loadRun(counted.url, sessionCookies, {
+            connections: 8,
+            amount: config.countedRequests,
+          });
           const { reads, writes, other } = counter.totals();
-          Object.assign(figures.get(setup.spec.name)!, { readsPerRequest: reads / requests, writesPerRequest: writes / requests, otherCommands: other });
-          log(`${setup.spec.name}: ${reads} reads, ${writes} writes for ${requests} requests (other: ${JSON.stringify(other)})`);
+          Object.assign(figures.get(setup.spec.name)!, {
+            readsPerRequest: reads / requests,
+            writesPerRequest: writes / requests,
+            otherCommands: other,
+          });
+          log(
+            `${setup.spec.name}: ${reads} reads, ${writes} writes for ${requests} requests (other: ${JSON.stringify(other)})`,
+          );
         } finally {
           await counted.stop();
         }
@@ -134,16 +161,24 @@ async function main(): Promise<void> {
     }
 
     // 3. Load: warm-up, then interleaved rounds.
-    for (const setup of active) await loadRun(setup.url, cookies.get(setup.spec.name)!, { connections: config.connections, duration: config.warmup });
+    for (const setup of active)
+      await loadRun(setup.url, cookies.get(setup.spec.name)!, {
+        connections: config.connections,
+        duration: config.warmup,
+      });
     for (let round = 1; round <= config.rounds; round += 1) {
       // Each round starts one setup later (raw, nest-docs, … then nest-docs, …, raw): no setup always runs
       // right after the same neighbour or always last.
       const shift = (round - 1) % active.length;
       for (const setup of [...active.slice(shift), ...active.slice(0, shift)]) {
         const cpuBefore = setup.cpuMs();
-        const result: LoadResult = await loadRun(setup.url, cookies.get(setup.spec.name)!, { connections: config.connections, duration: config.duration });
+        const result: LoadResult = await loadRun(setup.url, cookies.get(setup.spec.name)!, {
+          connections: config.connections,
+          duration: config.duration,
+        });
         const cpuAfter = setup.cpuMs();
-        if (cpuBefore !== undefined && cpuAfter !== undefined) result.cpuPerRequestUs = ((cpuAfter - cpuBefore) * 1000) / result.requests;
+        if (cpuBefore !== undefined && cpuAfter !== undefined)
+          result.cpuPerRequestUs = ((cpuAfter - cpuBefore) * 1000) / result.requests;
         figures.get(setup.spec.name)!.rounds.push(result);
         log(
           `round ${round} ${setup.spec.name}: ${result.requestsPerSecond.toFixed(0)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, ` +
@@ -187,7 +222,11 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all(running.map((setup) => setup.stop()));
     // The benchmark's databases are its own: nothing is left behind (FerretDB on PostgreSQL keeps data).
-    for (const name of [...SETUPS.map((spec) => `bench-${spec.name}`), 'bench-per-user']) await client.db(name).dropDatabase().catch(() => {});
+    for (const name of [...SETUPS.map((spec) => `bench-${spec.name}`), 'bench-per-user'])
+      await client
+        .db(name)
+        .dropDatabase()
+        .catch(() => {});
     await client.close();
     await server.stop();
   }

@@ -53,7 +53,11 @@ function hashedKey(id: string): string {
 /** A copy of `template` with a new id, belonging to `user`, fresh as if it had just logged in. */
 export function cloneSession(template: Document, id: string, user: object, now = new Date()): Document {
   const { hashedIds, ...document } = template;
-  const clone: Document = { ...document, _id: hashedIds ? hashedKey(id) : id, session: { ...template.session, ...user } };
+  const clone: Document = {
+    ...document,
+    _id: hashedIds ? hashedKey(id) : id,
+    session: { ...template.session, ...user },
+  };
   clone.expires = new Date(now.getTime() + BENCH_SETTINGS.idleTimeout * 1000);
   // Each layout's own time fields (connect-mongo: lastModified; ours: createdAt, loginAt, lastSeenAt).
   for (const field of ['lastModified', 'createdAt', 'loginAt', 'lastSeenAt']) if (field in template) clone[field] = now;
@@ -64,7 +68,11 @@ export function cloneSession(template: Document, id: string, user: object, now =
  * Fills the setup's sessions collection with `count` logged-in sessions of distinct users, cloned from a
  * real login, and checks that the setup serves them. Resolves to their cookies and the login's document.
  */
-export async function seedSessions(setup: SetupProcess, db: Db, count: number): Promise<{ cookies: string[]; template: Document }> {
+export async function seedSessions(
+  setup: SetupProcess,
+  db: Db,
+  count: number,
+): Promise<{ cookies: string[]; template: Document }> {
   const template = await loginTemplate(setup, db);
   const ids = Array.from({ length: count }, newSessionId);
   await db.collection('sessions').insertMany(ids.map((id, index) => cloneSession(template, id, benchUser(index))));
@@ -73,10 +81,13 @@ export async function seedSessions(setup: SetupProcess, db: Db, count: number): 
     const response = await fetch(`${setup.url}/me`, { headers: { cookie: cookies[index]! } });
     const body = (await response.json()) as { userId?: string };
     if (response.status !== 200 || body.userId !== benchUser(index).userId) {
-      throw new Error(`${setup.spec.name}: a seeded session was not served (${response.status} ${JSON.stringify(body)})`);
+      throw new Error(
+        `${setup.spec.name}: a seeded session was not served (${response.status} ${JSON.stringify(body)})`,
+      );
     }
   }
   const anonymous = await fetch(`${setup.url}/me`);
-  if (anonymous.status !== 401) throw new Error(`${setup.spec.name}: GET /me without a session answered ${anonymous.status}, not 401`);
+  if (anonymous.status !== 401)
+    throw new Error(`${setup.spec.name}: GET /me without a session answered ${anonymous.status}, not 401`);
   return { cookies, template };
 }

@@ -26,6 +26,10 @@ export declare const FERRETDB_MODULE: string;
 export declare const FERRETDB_VERSION: string;
 export declare function startMongo(): Promise<MongoServer>;
 /** `postgresqlUrl` (default: env `FERRETDB_POSTGRESQL_URL`) selects the PostgreSQL backend instead of SQLite. */
-export declare function startFerretDB(options?: { port?: number; dataDir?: string; postgresqlUrl?: string }): Promise<FerretDBServer>;
+export declare function startFerretDB(options?: {
+  port?: number;
+  dataDir?: string;
+  postgresqlUrl?: string;
+}): Promise<FerretDBServer>;
 export declare function freePort(): Promise<number>;
 export declare function buildFerretDB(): string;

@@ -11,7 +11,18 @@
 // As a command: `node scripts/mongo-server.mjs <command> [args…]` runs the command with MONGODB_URI set
 // (and SESSION_AUTO_REMOVE=interval when the server has no TTL indexes), then stops the server.
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,7 +70,9 @@ async function describeServer(server) {
   try {
     const info = await client.db('admin').command({ buildInfo: 1 });
     const ferret = typeof info.ferretdbVersion === 'string';
-    const version = ferret ? `FerretDB ${info.ferretdbVersion}${server.backend ? ` (${server.backend} backend)` : ''}` : `MongoDB ${info.version}`;
+    const version = ferret
+      ? `FerretDB ${info.ferretdbVersion}${server.backend ? ` (${server.backend} backend)` : ''}`
+      : `MongoDB ${info.version}`;
     return { ...server, version, ttlIndexes: !ferret };
   } catch (error) {
     await server.stop();
@@ -86,7 +99,11 @@ async function startMemoryServer() {
  * Builds FerretDB once (reused from the cache directory), then starts it. With `port` and `dataDir` a test
  * can stop a server and start it again where it was, data included; a given `dataDir` is not deleted.
  */
-export async function startFerretDB({ port: wantedPort, dataDir: givenDir, postgresqlUrl = process.env.FERRETDB_POSTGRESQL_URL } = {}) {
+export async function startFerretDB({
+  port: wantedPort,
+  dataDir: givenDir,
+  postgresqlUrl = process.env.FERRETDB_POSTGRESQL_URL,
+} = {}) {
   const binary = buildFerretDB();
   const port = wantedPort ?? (await freePort());
   const dataDir = givenDir ?? mkdtempSync(join(tmpdir(), 'ferretdb-'));
@@ -94,7 +111,9 @@ export async function startFerretDB({ port: wantedPort, dataDir: givenDir, postg
   const child = spawn(
     binary,
     [
-      ...(postgresqlUrl ? ['--handler=postgresql', `--postgresql-url=${postgresqlUrl}`] : ['--handler=sqlite', `--sqlite-url=file:${dataDir}/`]),
+      ...(postgresqlUrl
+        ? ['--handler=postgresql', `--postgresql-url=${postgresqlUrl}`]
+        : ['--handler=sqlite', `--sqlite-url=file:${dataDir}/`]),
       `--state-dir=${dataDir}`,
       `--listen-addr=127.0.0.1:${port}`,
       '--debug-addr=127.0.0.1:0',
@@ -125,12 +144,25 @@ export async function startFerretDB({ port: wantedPort, dataDir: givenDir, postg
   const ready = await Promise.race([waitUntilAnswering(uri, 30_000), exited.then(() => 'exited')]);
   if (ready !== true) {
     await stop();
-    throw new Error(`FerretDB ${ready === 'exited' ? 'exited at start' : 'did not answer within 30 s'}: ${stderr.trim() || 'no output'}`);
+    throw new Error(
+      `FerretDB ${ready === 'exited' ? 'exited at start' : 'did not answer within 30 s'}: ${stderr.trim() || 'no output'}`,
+    );
   }
   log(`FerretDB ${FERRETDB_VERSION} (${backend} backend, telemetry off) listening on 127.0.0.1:${port}`);
   // pause/resume: a hung server (connections accepted, nothing answered); kill: a crash (no clean shutdown).
   const signal = (name) => () => void child.kill(name);
-  return { uri, kind: 'FerretDB', backend, stop, port, binary, dataDir, pause: signal('SIGSTOP'), resume: signal('SIGCONT'), kill: signal('SIGKILL') };
+  return {
+    uri,
+    kind: 'FerretDB',
+    backend,
+    stop,
+    port,
+    binary,
+    dataDir,
+    pause: signal('SIGSTOP'),
+    resume: signal('SIGCONT'),
+    kill: signal('SIGKILL'),
+  };
 }
 
 async function waitUntilAnswering(uri, timeoutMs) {
@@ -150,7 +182,14 @@ async function waitUntilAnswering(uri, timeoutMs) {
 }
 
 function cacheDir() {
-  return process.env.FERRETDB_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'nestjs-typed-session', `ferretdb-${FERRETDB_VERSION}`);
+  return (
+    process.env.FERRETDB_CACHE_DIR ??
+    join(
+      process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'),
+      'nestjs-typed-session',
+      `ferretdb-${FERRETDB_VERSION}`,
+    )
+  );
 }
 
 /** Returns the path of the FerretDB binary, building it with `go install` when it is not cached. */
@@ -193,7 +232,9 @@ export function buildFerretDB() {
 function run(command, args, options = {}) {
   const result = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...options });
   if (result.status !== 0) {
-    throw new Error(`${command} ${args.join(' ')} failed: ${(result.stderr || result.stdout || String(result.error)).trim()}`);
+    throw new Error(
+      `${command} ${args.join(' ')} failed: ${(result.stderr || result.stdout || String(result.error)).trim()}`,
+    );
   }
   return result.stdout;
 }
@@ -216,7 +257,9 @@ export function freePort() {
 }
 
 function firstLine(error) {
-  const text = String(error instanceof Error ? error.message : error).replace(/\s+/g, ' ').trim();
+  const text = String(error instanceof Error ? error.message : error)
+    .replace(/\s+/g, ' ')
+    .trim();
   return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }
 

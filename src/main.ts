@@ -6,7 +6,9 @@ import { AppModule } from './app/app.module.js';
 async function bootstrap(): Promise<void> {
   const logger = new Logger('ExampleApp');
   if (!process.env.MONGODB_URI) {
-    logger.error('MONGODB_URI is not set. Run `npm start`, which finds or starts a MongoDB server, or set it yourself.');
+    logger.error(
+      'MONGODB_URI is not set. Run `npm start`, which finds or starts a MongoDB server, or set it yourself.',
+    );
     process.exit(1);
   }
   const app = await NestFactory.create(AppModule);

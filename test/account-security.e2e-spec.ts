@@ -103,7 +103,12 @@ describe('absolute timeout', () => {
 describe('__Host- cookie', () => {
   it('sets __Host-sid with Secure, Path=/ and no Domain', async () => {
     const s = await setup({ cookie: { hostPrefix: true } }, undefined, true);
-    const response = await s.http().post('/s/login').set('X-Forwarded-Proto', 'https').send({ userId: 'u-host' }).expect(200);
+    const response = await s
+      .http()
+      .post('/s/login')
+      .set('X-Forwarded-Proto', 'https')
+      .send({ userId: 'u-host' })
+      .expect(200);
     const line = setCookieFor(response, '__Host-sid')!;
     expect(line).toMatch(/^__Host-sid=s%3A/);
     expect(line).toContain('Secure');
@@ -147,7 +152,10 @@ describe('devices', () => {
     expect(listed.body).toHaveLength(2);
     const mine = listed.body.find((entry: { current: boolean }) => entry.current);
     expect(mine).toMatchObject({ userAgent: 'PhoneBrowser/1.0', ip: '203.0.113.7' });
-    expect(listed.body.find((entry: { current: boolean }) => !entry.current)).toMatchObject({ userAgent: 'DesktopBrowser/2.0', ip: '198.51.100.4' });
+    expect(listed.body.find((entry: { current: boolean }) => !entry.current)).toMatchObject({
+      userAgent: 'DesktopBrowser/2.0',
+      ip: '198.51.100.4',
+    });
     for (const entry of listed.body) {
       expect(Date.parse(entry.createdAt)).toBeLessThanOrEqual(Date.parse(entry.lastSeenAt));
       expect(entry.handle).toMatch(/^[\w-]{22}$/);
@@ -162,10 +170,15 @@ describe('revoke by handle', () => {
     const laptop = await s.login('u-rev');
     const tablet = await s.login('u-rev');
     const intruder = await s.login('u-intruder');
-    const handles = (await s.http().get('/s/sessions').set('Cookie', laptop)).body as { handle: string; current: boolean }[];
+    const handles = (await s.http().get('/s/sessions').set('Cookie', laptop)).body as {
+      handle: string;
+      current: boolean;
+    }[];
     const tabletHandle = handles.find((entry) => !entry.current)!.handle;
 
-    expect((await s.http().delete(`/s/sessions/${tabletHandle}`).set('Cookie', intruder)).body).toEqual({ revoked: false });
+    expect((await s.http().delete(`/s/sessions/${tabletHandle}`).set('Cookie', intruder)).body).toEqual({
+      revoked: false,
+    });
     expect((await s.http().get('/s/guarded').set('Cookie', tablet)).status).toBe(200);
 
     const revoked = await s.http().delete(`/s/sessions/${tabletHandle}`).set('Cookie', laptop);
@@ -191,8 +204,11 @@ describe('maxSessionsPerUser', () => {
     const [first, second, third] = [await s.login('u-cap'), await s.login('u-cap'), await s.login('u-cap')];
     expect(await s.doc(first)).toBeNull();
     expect((await s.http().get('/s/guarded').set('Cookie', first)).status).toBe(401);
-    for (const cookie of [second, third]) expect((await s.http().get('/s/guarded').set('Cookie', cookie)).status).toBe(200);
-    expect(s.events.filter((e) => e.type === 'revoked')).toEqual([expect.objectContaining({ reason: 'session-limit', userId: 'u-cap' })]);
+    for (const cookie of [second, third])
+      expect((await s.http().get('/s/guarded').set('Cookie', cookie)).status).toBe(200);
+    expect(s.events.filter((e) => e.type === 'revoked')).toEqual([
+      expect.objectContaining({ reason: 'session-limit', userId: 'u-cap' }),
+    ]);
   });
 
   it("'refuse' answers 403 and keeps the existing sessions", async () => {
@@ -200,7 +216,9 @@ describe('maxSessionsPerUser', () => {
     const kept = [await s.login('u-refuse'), await s.login('u-refuse')];
     const refused = await s.http().post('/s/login').send({ userId: 'u-refuse' });
     expect(refused.status).toBe(403);
-    expect(refused.body.message).toBe('Too many active sessions for this account (at most 2): log out on another device first.');
+    expect(refused.body.message).toBe(
+      'Too many active sessions for this account (at most 2): log out on another device first.',
+    );
     expect(setCookieFor(refused)).toBeUndefined();
     expect(await s.db.byUser('u-refuse')).toHaveLength(2);
     for (const cookie of kept) expect((await s.http().get('/s/guarded').set('Cookie', cookie)).status).toBe(200);
@@ -208,7 +226,9 @@ describe('maxSessionsPerUser', () => {
 
   it.each(['evict-oldest', 'refuse'] as const)('%s: simultaneous logins never end above the cap', async (policy) => {
     const s = await setup({ maxSessionsPerUser: 2, onSessionLimit: policy });
-    const responses = await Promise.all(Array.from({ length: 6 }, () => s.http().post('/s/login').send({ userId: 'u-race' })));
+    const responses = await Promise.all(
+      Array.from({ length: 6 }, () => s.http().post('/s/login').send({ userId: 'u-race' })),
+    );
     const live = await s.db.byUser('u-race');
     expect(live.length).toBe(2);
     const succeeded = responses.filter((r) => r.status === 200);
@@ -224,10 +244,12 @@ describe('maxSessionsPerUser', () => {
 
 describe('lifecycle events', () => {
   it('reports created, destroyed, revoked, expired and invalid, never with a session id', async () => {
-    const s = await setup({ schema: (data) => {
-      if ((data as { role?: string }).role === 'root') throw new Error('no root');
-      return data as object;
-    } });
+    const s = await setup({
+      schema: (data) => {
+        if ((data as { role?: string }).role === 'root') throw new Error('no root');
+        return data as object;
+      },
+    });
     const a = await s.login('u-ev');
     const b = await s.login('u-ev');
     await s.http().post('/s/password').set('Cookie', a).expect(200); // revokes b

@@ -30,7 +30,8 @@ async function storedAs(change: (id: string) => Promise<unknown>): Promise<{ coo
   return { cookie, id };
 }
 
-const setSession = (id: string, session: unknown) => db.sessions().updateOne({ _id: id }, { $set: { session: session as never } });
+const setSession = (id: string, session: unknown) =>
+  db.sessions().updateOne({ _id: id }, { $set: { session: session as never } });
 
 interface Case {
   status: number;
@@ -39,103 +40,230 @@ interface Case {
 }
 
 const cases: [string, () => Promise<Case>][] = [
-  ['cookie with a bad signature', async () => ({ status: 401, send: async () => http().get('/s/guarded').set('Cookie', tamper(await login())) })],
-  ['unsigned cookie carrying a real id', async () => {
-    const id = sessionIdOf(await login());
-    return { status: 401, send: () => http().get('/s/guarded').set('Cookie', `sid=${id}`) };
-  }],
-  ['well-signed id the store never issued', async () => {
-    const forged = signedCookie('attacker-chosen-session-id-000000', SECRET);
-    return {
+  [
+    'cookie with a bad signature',
+    async () => ({
       status: 401,
-      send: () => http().get('/s/guarded').set('Cookie', forged),
-      check: async () => {
-        const visit = await http().post('/s/visit').set('Cookie', forged);
-        expect(sessionIdOf(cookieFrom(visit))).not.toBe('attacker-chosen-session-id-000000');
-        expect(await db.sessions().countDocuments({ _id: { $in: ['attacker-chosen-session-id-000000', storedIdOf(forged)] } })).toBe(0);
-      },
-    };
-  }],
-  ['cookie signed with another secret', async () => {
-    const id = sessionIdOf(await login());
-    return { status: 401, send: () => http().get('/s/guarded').set('Cookie', signedCookie(id, 'some-other-secret')) };
-  }],
+      send: async () =>
+        http()
+          .get('/s/guarded')
+          .set('Cookie', tamper(await login())),
+    }),
+  ],
+  [
+    'unsigned cookie carrying a real id',
+    async () => {
+      const id = sessionIdOf(await login());
+      return { status: 401, send: () => http().get('/s/guarded').set('Cookie', `sid=${id}`) };
+    },
+  ],
+  [
+    'well-signed id the store never issued',
+    async () => {
+      const forged = signedCookie('attacker-chosen-session-id-000000', SECRET);
+      return {
+        status: 401,
+        send: () => http().get('/s/guarded').set('Cookie', forged),
+        check: async () => {
+          const visit = await http().post('/s/visit').set('Cookie', forged);
+          expect(sessionIdOf(cookieFrom(visit))).not.toBe('attacker-chosen-session-id-000000');
+          expect(
+            await db
+              .sessions()
+              .countDocuments({ _id: { $in: ['attacker-chosen-session-id-000000', storedIdOf(forged)] } }),
+          ).toBe(0);
+        },
+      };
+    },
+  ],
+  [
+    'cookie signed with another secret',
+    async () => {
+      const id = sessionIdOf(await login());
+      return { status: 401, send: () => http().get('/s/guarded').set('Cookie', signedCookie(id, 'some-other-secret')) };
+    },
+  ],
   ['empty Cookie header', async () => ({ status: 401, send: () => http().get('/s/guarded').set('Cookie', '') })],
   ['empty session cookie', async () => ({ status: 401, send: () => http().get('/s/guarded').set('Cookie', 'sid=') })],
-  ['signed prefix without id', async () => ({ status: 401, send: () => http().get('/s/guarded').set('Cookie', 'sid=s%3A') })],
-  ['broken percent-encoding', async () => ({ status: 401, send: () => http().get('/s/guarded').set('Cookie', 'sid=%E0%A4%A') })],
-  ['control characters in the cookie', async () => ({ status: 401, send: () => http().get('/s/guarded').set('Cookie', 'sid=s%3A%00%01abc.def') })],
-  ['oversized cookie (8 KB)', async () => ({ status: 401, send: () => http().get('/s/guarded').set('Cookie', `sid=s%3A${'x'.repeat(8 * 1024)}.sig`) })],
-  ['cookie header over the server limit (20 KB)', async () => ({ status: 431, send: () => http().get('/s/guarded').set('Cookie', `sid=${'x'.repeat(20 * 1024)}`) })],
-  ['doubled cookie, valid first: the first one counts', async () => {
-    const cookie = await login('u-double');
-    return { status: 200, send: () => http().get('/s/guarded').set('Cookie', `${cookie}; ${tamper(cookie)}`), check: (r) => void expect(r.body).toEqual({ userId: 'u-double' }) };
-  }],
-  ['doubled cookie, forged first: the first one counts', async () => {
-    const cookie = await login('u-double');
-    return { status: 401, send: () => http().get('/s/guarded').set('Cookie', `${tamper(cookie)}; ${cookie}`) };
-  }],
-  ['cookie name in other case', async () => {
-    const cookie = await login();
-    return { status: 401, send: () => http().get('/s/guarded').set('Cookie', cookie.replace(/^sid=/, 'SID=')) };
-  }],
-  ["stored data that does not match the application's shape", async () => {
-    const { cookie, id } = await storedAs((id) => db.sessions().updateOne({ _id: id }, { $set: { 'session.role': 'root' } }));
-    return {
+  [
+    'signed prefix without id',
+    async () => ({ status: 401, send: () => http().get('/s/guarded').set('Cookie', 'sid=s%3A') }),
+  ],
+  [
+    'broken percent-encoding',
+    async () => ({ status: 401, send: () => http().get('/s/guarded').set('Cookie', 'sid=%E0%A4%A') }),
+  ],
+  [
+    'control characters in the cookie',
+    async () => ({ status: 401, send: () => http().get('/s/guarded').set('Cookie', 'sid=s%3A%00%01abc.def') }),
+  ],
+  [
+    'oversized cookie (8 KB)',
+    async () => ({
       status: 401,
-      send: () => http().get('/s/guarded').set('Cookie', cookie),
-      check: async () => {
-        expect(await db.sessions().countDocuments({ _id: id })).toBe(0);
-        const lines = logger.lines.filter((line) => line.message.includes('does not match the session schema'));
-        expect(lines).toHaveLength(1);
-        expect(lines[0]!.message).toContain('role');
-        expect(lines[0]!.message).not.toContain(id);
-      },
-    };
-  }],
-  ['stored session that is a string', async () => {
-    const { cookie, id } = await storedAs((id) => setSession(id, 'not a session'));
-    return { status: 401, send: () => http().get('/s/guarded').set('Cookie', cookie), check: async () => void expect(await db.sessions().countDocuments({ _id: id })).toBe(0) };
-  }],
-  ['stored session that is null', async () => {
-    const { cookie } = await storedAs((id) => setSession(id, null));
-    return { status: 401, send: () => http().get('/s/guarded').set('Cookie', cookie) };
-  }],
-  ['stored session that is an array', async () => {
-    const { cookie } = await storedAs((id) => setSession(id, [1, 2, 3]));
-    return { status: 401, send: () => http().get('/s/guarded').set('Cookie', cookie) };
-  }],
-  ['stored session without its cookie', async () => {
-    const { cookie } = await storedAs((id) => db.sessions().updateOne({ _id: id }, { $unset: { 'session.cookie': '' } }));
-    return { status: 401, send: () => http().get('/s/guarded').set('Cookie', cookie) };
-  }],
-  ['stored __proto__ key does not reach the live session', async () => {
-    const { cookie } = await storedAs((id) => db.sessions().updateOne({ _id: id }, { $set: { 'session.__proto__': { polluted: true, userId: 'u-admin' } } }));
-    return {
-      status: 200,
-      send: () => http().get('/s/guarded').set('Cookie', cookie),
-      check: (response) => {
-        expect(response.body).toEqual({ userId: 'u-victim' });
-        expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-      },
-    };
-  }],
-  ['patch with a __proto__ key from a JSON body', async () => {
-    const cookie = await login();
-    return {
-      status: 400,
-      send: () => http().post('/s/raw-patch').set('Cookie', cookie).set('Content-Type', 'application/json').send('{"__proto__":{"polluted":true}}'),
-      check: () => void expect(({} as Record<string, unknown>).polluted).toBeUndefined(),
-    };
-  }],
-  ['patch with a constructor key', async () => {
-    const cookie = await login();
-    return { status: 400, send: () => http().post('/s/raw-patch').set('Cookie', cookie).send({ constructor: { prototype: { polluted: true } } }) };
-  }],
-  ['patch with a nested $-operator key', async () => {
-    const cookie = await login();
-    return { status: 400, send: () => http().post('/s/raw-patch').set('Cookie', cookie).send({ visits: { $gt: 0 } }) };
-  }],
+      send: () =>
+        http()
+          .get('/s/guarded')
+          .set('Cookie', `sid=s%3A${'x'.repeat(8 * 1024)}.sig`),
+    }),
+  ],
+  [
+    'cookie header over the server limit (20 KB)',
+    async () => ({
+      status: 431,
+      send: () =>
+        http()
+          .get('/s/guarded')
+          .set('Cookie', `sid=${'x'.repeat(20 * 1024)}`),
+    }),
+  ],
+  [
+    'doubled cookie, valid first: the first one counts',
+    async () => {
+      const cookie = await login('u-double');
+      return {
+        status: 200,
+        send: () =>
+          http()
+            .get('/s/guarded')
+            .set('Cookie', `${cookie}; ${tamper(cookie)}`),
+        check: (r) => void expect(r.body).toEqual({ userId: 'u-double' }),
+      };
+    },
+  ],
+  [
+    'doubled cookie, forged first: the first one counts',
+    async () => {
+      const cookie = await login('u-double');
+      return {
+        status: 401,
+        send: () =>
+          http()
+            .get('/s/guarded')
+            .set('Cookie', `${tamper(cookie)}; ${cookie}`),
+      };
+    },
+  ],
+  [
+    'cookie name in other case',
+    async () => {
+      const cookie = await login();
+      return { status: 401, send: () => http().get('/s/guarded').set('Cookie', cookie.replace(/^sid=/, 'SID=')) };
+    },
+  ],
+  [
+    "stored data that does not match the application's shape",
+    async () => {
+      const { cookie, id } = await storedAs((id) =>
+        db.sessions().updateOne({ _id: id }, { $set: { 'session.role': 'root' } }),
+      );
+      return {
+        status: 401,
+        send: () => http().get('/s/guarded').set('Cookie', cookie),
+        check: async () => {
+          expect(await db.sessions().countDocuments({ _id: id })).toBe(0);
+          const lines = logger.lines.filter((line) => line.message.includes('does not match the session schema'));
+          expect(lines).toHaveLength(1);
+          expect(lines[0]!.message).toContain('role');
+          expect(lines[0]!.message).not.toContain(id);
+        },
+      };
+    },
+  ],
+  [
+    'stored session that is a string',
+    async () => {
+      const { cookie, id } = await storedAs((id) => setSession(id, 'not a session'));
+      return {
+        status: 401,
+        send: () => http().get('/s/guarded').set('Cookie', cookie),
+        check: async () => void expect(await db.sessions().countDocuments({ _id: id })).toBe(0),
+      };
+    },
+  ],
+  [
+    'stored session that is null',
+    async () => {
+      const { cookie } = await storedAs((id) => setSession(id, null));
+      return { status: 401, send: () => http().get('/s/guarded').set('Cookie', cookie) };
+    },
+  ],
+  [
+    'stored session that is an array',
+    async () => {
+      const { cookie } = await storedAs((id) => setSession(id, [1, 2, 3]));
+      return { status: 401, send: () => http().get('/s/guarded').set('Cookie', cookie) };
+    },
+  ],
+  [
+    'stored session without its cookie',
+    async () => {
+      const { cookie } = await storedAs((id) =>
+        db.sessions().updateOne({ _id: id }, { $unset: { 'session.cookie': '' } }),
+      );
+      return { status: 401, send: () => http().get('/s/guarded').set('Cookie', cookie) };
+    },
+  ],
+  [
+    'stored __proto__ key does not reach the live session',
+    async () => {
+      const { cookie } = await storedAs((id) =>
+        db.sessions().updateOne({ _id: id }, { $set: { 'session.__proto__': { polluted: true, userId: 'u-admin' } } }),
+      );
+      return {
+        status: 200,
+        send: () => http().get('/s/guarded').set('Cookie', cookie),
+        check: (response) => {
+          expect(response.body).toEqual({ userId: 'u-victim' });
+          expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+        },
+      };
+    },
+  ],
+  [
+    'patch with a __proto__ key from a JSON body',
+    async () => {
+      const cookie = await login();
+      return {
+        status: 400,
+        send: () =>
+          http()
+            .post('/s/raw-patch')
+            .set('Cookie', cookie)
+            .set('Content-Type', 'application/json')
+            .send('{"__proto__":{"polluted":true}}'),
+        check: () => void expect(({} as Record<string, unknown>).polluted).toBeUndefined(),
+      };
+    },
+  ],
+  [
+    'patch with a constructor key',
+    async () => {
+      const cookie = await login();
+      return {
+        status: 400,
+        send: () =>
+          http()
+            .post('/s/raw-patch')
+            .set('Cookie', cookie)
+            .send({ constructor: { prototype: { polluted: true } } }),
+      };
+    },
+  ],
+  [
+    'patch with a nested $-operator key',
+    async () => {
+      const cookie = await login();
+      return {
+        status: 400,
+        send: () =>
+          http()
+            .post('/s/raw-patch')
+            .set('Cookie', cookie)
+            .send({ visits: { $gt: 0 } }),
+      };
+    },
+  ],
   ...(['function', 'bigint', 'circular', 'map', 'nan', 'nested$'] as const).map(
     (kind): [string, () => Promise<Case>] => [
       `set with a value that cannot be stored (${kind})`,
@@ -154,19 +282,31 @@ const cases: [string, () => Promise<Case>][] = [
       },
     ],
   ),
-  ['malformed JSON body', async () => ({
-    status: 400,
-    send: () => http().post('/s/login').set('Content-Type', 'application/json').send('{"userId": '),
-  })],
-  ['JSON body over the size limit', async () => ({
-    status: 413,
-    send: () => http().post('/s/login').send({ userId: 'x'.repeat(200 * 1024) }),
-  })],
+  [
+    'malformed JSON body',
+    async () => ({
+      status: 400,
+      send: () => http().post('/s/login').set('Content-Type', 'application/json').send('{"userId": '),
+    }),
+  ],
+  [
+    'JSON body over the size limit',
+    async () => ({
+      status: 413,
+      send: () =>
+        http()
+          .post('/s/login')
+          .send({ userId: 'x'.repeat(200 * 1024) }),
+    }),
+  ],
 ];
 
 beforeAll(async () => {
   db = new TestDatabase();
-  app = await startScenarioApp(SessionModule.forRoot(scenarioOptions(db, { secret: SECRET, schema: sessionSchema })), logger);
+  app = await startScenarioApp(
+    SessionModule.forRoot(scenarioOptions(db, { secret: SECRET, schema: sessionSchema })),
+    logger,
+  );
   await login('u-other-user'); // a bystander whose data must never show up in an answer
 });
 

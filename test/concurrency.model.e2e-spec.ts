@@ -145,13 +145,13 @@ const OPERATION_KINDS: Record<Operation['kind'], { weight: number; arbitrary: fc
   passwordChange: { weight: 2, arbitrary: heldOperation('passwordChange') },
   revoke: {
     weight: 2,
-    arbitrary: fc.tuple(deviceArbitrary, fc.integer({ min: 1, max: DEVICES_PER_USER - 1 })).map(
-      ([device, offset]): Operation => ({
+    arbitrary: fc
+      .tuple(deviceArbitrary, fc.integer({ min: 1, max: DEVICES_PER_USER - 1 }))
+      .map(([device, offset]): Operation => ({
         kind: 'revoke',
         device,
         target: userOf(device) * DEVICES_PER_USER + ((device + offset) % DEVICES_PER_USER),
-      }),
-    ),
+      })),
   },
   expire: { weight: 1, arbitrary: deviceArbitrary.map((device): Operation => ({ kind: 'expire', device })) },
 };
@@ -159,7 +159,9 @@ const OPERATION_KINDS: Record<Operation['kind'], { weight: number; arbitrary: fc
 /** The kinds `MODEL_KINDS` names (comma-separated), or all of them. */
 function chosenKinds(): (keyof typeof OPERATION_KINDS)[] {
   const all = Object.keys(OPERATION_KINDS) as (keyof typeof OPERATION_KINDS)[];
-  const named = process.env.MODEL_KINDS?.split(',').map((kind) => kind.trim()).filter(Boolean);
+  const named = process.env.MODEL_KINDS?.split(',')
+    .map((kind) => kind.trim())
+    .filter(Boolean);
   if (!named?.length) return all;
   const unknown = named.filter((kind) => !(kind in OPERATION_KINDS));
   if (unknown.length > 0) throw new Error(`MODEL_KINDS: unknown ${unknown.join(', ')}; known: ${all.join(', ')}`);
@@ -561,7 +563,11 @@ async function startSequence(): Promise<{ model: Model; real: Real }> {
   totals.sequences += 1;
   const users = Array.from({ length: USERS }, (_, index) => `model-${runTag}-${totals.sequences}-${'ab'[index]}`);
   const responses = await Promise.all(
-    Array.from({ length: DEVICES }, (_, device) => http().post('/m/login').send({ userId: users[userOf(device)] })),
+    Array.from({ length: DEVICES }, (_, device) =>
+      http()
+        .post('/m/login')
+        .send({ userId: users[userOf(device)] }),
+    ),
   );
   const cookies = responses.map((response) => {
     const cookie = sessionCookieSetBy(response);
@@ -591,40 +597,44 @@ afterAll(async () => {
   await db?.close();
 });
 
-it(`keeps the model's sessions, and only those, alive through ${runs} sequences of concurrent batches`, async () => {
-  const started = Date.now();
-  const sequences = fc.commands([batchArbitrary], { maxCommands: MAX_BATCHES, replayPath: commandsReplayPath });
-  const property = fc.asyncProperty(sequences, async (batches) => {
-    fc.pre([...batches].length > 0);
-    let users: string[] = [];
-    try {
-      await fc.asyncModelRun(async () => {
-        const setup = await startSequence();
-        users = setup.real.users;
-        return setup;
-      }, batches);
-    } finally {
-      // Keep the collection small: FerretDB's SQLite backend scans it on per-user queries.
-      // Sessions without a user are none of this test's: only a refused rotation may leave one (a finding).
-      await db
-        .sessions()
-        .deleteMany({ $or: [{ 'session.userId': { $in: users } }, { 'session.userId': { $exists: false } }] });
-    }
-  });
-  const details = await fc.check(property, { numRuns: runs, seed, path: replayPath });
-  const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  process.stdout.write(
-    `model: ${details.numRuns} sequences, ${totals.batches} batches, ${totals.operations} operations ` +
-      `(shrinking included), seed ${details.seed}, ${seconds} s${details.failed ? ', FAILED' : ''}\n`,
-  );
-  if (details.failed) {
-    const replay = /replayPath="([^"]*)"/.exec(fc.stringify(details.counterexample))?.[1];
+it(
+  `keeps the model's sessions, and only those, alive through ${runs} sequences of concurrent batches`,
+  async () => {
+    const started = Date.now();
+    const sequences = fc.commands([batchArbitrary], { maxCommands: MAX_BATCHES, replayPath: commandsReplayPath });
+    const property = fc.asyncProperty(sequences, async (batches) => {
+      fc.pre([...batches].length > 0);
+      let users: string[] = [];
+      try {
+        await fc.asyncModelRun(async () => {
+          const setup = await startSequence();
+          users = setup.real.users;
+          return setup;
+        }, batches);
+      } finally {
+        // Keep the collection small: FerretDB's SQLite backend scans it on per-user queries.
+        // Sessions without a user are none of this test's: only a refused rotation may leave one (a finding).
+        await db
+          .sessions()
+          .deleteMany({ $or: [{ 'session.userId': { $in: users } }, { 'session.userId': { $exists: false } }] });
+      }
+    });
+    const details = await fc.check(property, { numRuns: runs, seed, path: replayPath });
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
     process.stdout.write(
-      `model: replay with MODEL_SEED=${details.seed} MODEL_PATH=${details.counterexamplePath}` +
-        `${replay ? ` MODEL_REPLAY_PATH=${replay}` : ''}\n`,
+      `model: ${details.numRuns} sequences, ${totals.batches} batches, ${totals.operations} operations ` +
+        `(shrinking included), seed ${details.seed}, ${seconds} s${details.failed ? ', FAILED' : ''}\n`,
     );
-    const error = details.errorInstance;
-    const cause = error instanceof Error ? error.message : String(error);
-    throw new Error(`${fc.defaultReportMessage(details) ?? 'the model test failed'}\n\n${cause}`);
-  }
-}, 60_000 + runs * TIMEOUT_PER_SEQUENCE_MS);
+    if (details.failed) {
+      const replay = /replayPath="([^"]*)"/.exec(fc.stringify(details.counterexample))?.[1];
+      process.stdout.write(
+        `model: replay with MODEL_SEED=${details.seed} MODEL_PATH=${details.counterexamplePath}` +
+          `${replay ? ` MODEL_REPLAY_PATH=${replay}` : ''}\n`,
+      );
+      const error = details.errorInstance;
+      const cause = error instanceof Error ? error.message : String(error);
+      throw new Error(`${fc.defaultReportMessage(details) ?? 'the model test failed'}\n\n${cause}`);
+    }
+  },
+  60_000 + runs * TIMEOUT_PER_SEQUENCE_MS,
+);

@@ -83,7 +83,9 @@ describe('cookie lifetime', () => {
     const s = await setup({ cookie: { persistent: true }, idleTimeout: 600, absoluteTimeout: 900, touchAfter: 60 });
     const { cookie } = await s.login('u-capped');
     const loginAt = new Date(Date.now() - 800_000); // 100 s of the absolute timeout left
-    await s.db.sessions().updateOne({ _id: storedIdOf(cookie) }, { $set: { loginAt, lastSeenAt: new Date(Date.now() - 61_000) } });
+    await s.db
+      .sessions()
+      .updateOne({ _id: storedIdOf(cookie) }, { $set: { loginAt, lastSeenAt: new Date(Date.now() - 61_000) } });
     const touched = await s.http().get('/c/me').set('Cookie', cookie).expect(200);
     const expires = expiresOf(setCookieFor(touched))!;
     expect(Math.abs(expires - (loginAt.getTime() + 900_000))).toBeLessThan(1500);
@@ -99,10 +101,14 @@ describe('cookie lifetime', () => {
     expect(stored.expires.getTime()).toBeGreaterThan(Date.now() + 29 * 86_400_000);
 
     // Idle for an hour: past the default idle timeout, well within the remembered one.
-    await s.db.sessions().updateOne({ _id: storedIdOf(cookie) }, { $set: { lastSeenAt: new Date(Date.now() - 3_600_000) } });
+    await s.db
+      .sessions()
+      .updateOne({ _id: storedIdOf(cookie) }, { $set: { lastSeenAt: new Date(Date.now() - 3_600_000) } });
     await s.http().get('/c/me').set('Cookie', cookie).expect(200, { userId: 'u-remember' });
     const plain = await s.login('u-plain');
-    await s.db.sessions().updateOne({ _id: storedIdOf(plain.cookie) }, { $set: { lastSeenAt: new Date(Date.now() - 3_600_000) } });
+    await s.db
+      .sessions()
+      .updateOne({ _id: storedIdOf(plain.cookie) }, { $set: { lastSeenAt: new Date(Date.now() - 3_600_000) } });
     await s.http().get('/c/me').set('Cookie', plain.cookie).expect(401);
   });
 });
@@ -114,7 +120,9 @@ describe('Cache-Control: no-store', () => {
     expect(response.headers['cache-control']).toBe('no-store');
     expect((await s.http().get('/c/me').set('Cookie', cookie)).headers['cache-control']).toBe('no-store');
     // The handler's own Cache-Control stands.
-    expect((await s.http().get('/c/cached').set('Cookie', cookie)).headers['cache-control']).toBe('private, max-age=60');
+    expect((await s.http().get('/c/cached').set('Cookie', cookie)).headers['cache-control']).toBe(
+      'private, max-age=60',
+    );
     expect((await s.http().get('/c/public')).headers['cache-control']).toBeUndefined();
   });
 
@@ -135,7 +143,9 @@ describe('a Secure cookie on a request that is not HTTPS', () => {
     expect(setCookieFor(response, '__Host-sid')).toBeUndefined();
     expect(await s.db.sessions().countDocuments({})).toBe(0);
     // Said once at start-up already: a Secure cookie, plain HTTP, no trust proxy.
-    expect(s.logger.lines.filter((line) => line.message.includes("plain HTTP and Express 'trust proxy' is off"))).toHaveLength(1);
+    expect(
+      s.logger.lines.filter((line) => line.message.includes("plain HTTP and Express 'trust proxy' is off")),
+    ).toHaveLength(1);
   });
 
   it('works behind a TLS proxy once trust proxy is set', async () => {
@@ -165,7 +175,13 @@ describe('CSRF', () => {
     expect((await s.db.sessions().findOne({ _id: storedIdOf(cookie) }))!.session.visits).toBeUndefined();
 
     await s.http().post('/c/change').set('Cookie', cookie).set('X-CSRF-Token', token).expect(200, { visits: 1 });
-    await s.http().post('/c/change').set('Cookie', cookie).type('form').send({ _csrf: token }).expect(200, { visits: 2 });
+    await s
+      .http()
+      .post('/c/change')
+      .set('Cookie', cookie)
+      .type('form')
+      .send({ _csrf: token })
+      .expect(200, { visits: 2 });
     await s.http().get('/c/me').set('Cookie', cookie).expect(200); // safe methods are not checked
   });
 
@@ -174,11 +190,21 @@ describe('CSRF', () => {
     const first = await s.login('u-csrf-rotate');
     const anonymous = await s.http().get('/c/token').expect(200);
     const anonymousCookie = cookieFrom(anonymous); // a token makes an anonymous session, to protect the login form
-    const second = await s.http().post('/c/login').set('Cookie', anonymousCookie).set('X-CSRF-Token', anonymous.body.token)
-      .send({ userId: 'u-csrf-rotate' }).expect(200);
+    const second = await s
+      .http()
+      .post('/c/login')
+      .set('Cookie', anonymousCookie)
+      .set('X-CSRF-Token', anonymous.body.token)
+      .send({ userId: 'u-csrf-rotate' })
+      .expect(200);
     expect(second.body.token).not.toBe(anonymous.body.token);
     expect(second.body.token).not.toBe(first.token);
-    await s.http().post('/c/change').set('Cookie', cookieFrom(second)).set('X-CSRF-Token', anonymous.body.token).expect(403);
+    await s
+      .http()
+      .post('/c/change')
+      .set('Cookie', cookieFrom(second))
+      .set('X-CSRF-Token', anonymous.body.token)
+      .expect(403);
     const stored = (await s.db.sessions().findOne({ _id: storedIdOf(cookieFrom(second)) }))!;
     expect(stored.session.__csrf).toBe(second.body.token);
   });

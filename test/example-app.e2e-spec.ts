@@ -56,7 +56,9 @@ describe('login', () => {
   });
 
   it('answers 400 to a malformed body', async () => {
-    const response = await http().post('/auth/login').send({ username: ['alice'] });
+    const response = await http()
+      .post('/auth/login')
+      .send({ username: ['alice'] });
     expect(response.status).toBe(400);
     expect(response.body.message).toContain('username');
   });
@@ -217,7 +219,11 @@ describe('DELETE /auth/sessions/:handle', () => {
     expect(listed.body.map((s: { handle: string }) => s.handle)).toContain(phoneHandle);
     expect(listed.body[0]).toEqual(expect.objectContaining({ ip: '127.0.0.1', lastSeenAt: expect.any(String) }));
 
-    const bobs = (await http().get('/auth/sessions').set('Cookie', (await login('bob', 'bob-new-password')).cookie)).body;
+    const bobs = (
+      await http()
+        .get('/auth/sessions')
+        .set('Cookie', (await login('bob', 'bob-new-password')).cookie)
+    ).body;
     const notMine = await http().delete(`/auth/sessions/${bobs[0].handle}`).set('Cookie', laptop);
     expect(notMine.status).toBe(404);
     expect((await http().delete('/auth/sessions/unknown-handle').set('Cookie', laptop)).status).toBe(404);
@@ -238,7 +244,10 @@ describe('lifecycle events through @nestjs/event-emitter', () => {
     const { cookie } = await login('alice');
     await http().post('/auth/logout').set('Cookie', cookie).expect(200);
     const events = audit.recent.slice(seen);
-    expect(events.map((e) => `${e.type}:${e.reason}:${String(e.userId)}`)).toEqual(['created:login:u-alice', 'destroyed:logout:u-alice']);
+    expect(events.map((e) => `${e.type}:${e.reason}:${String(e.userId)}`)).toEqual([
+      'created:login:u-alice',
+      'destroyed:logout:u-alice',
+    ]);
     expect(JSON.stringify(events)).not.toContain(sessionIdOf(cookie));
   });
 });
@@ -250,7 +259,9 @@ describe('expiry', () => {
     await db.sessions().updateOne({ _id: id }, { $set: { expires: new Date(Date.now() - 1000) } });
 
     expect((await http().get('/me').set('Cookie', cookie)).status).toBe(401);
-    const listed = await http().get('/auth/sessions').set('Cookie', (await login('alice')).cookie);
+    const listed = await http()
+      .get('/auth/sessions')
+      .set('Cookie', (await login('alice')).cookie);
     expect(JSON.stringify(listed.body)).not.toContain(id);
     expect(listed.body.every((s: { expiresAt: string }) => Date.parse(s.expiresAt) > Date.now())).toBe(true);
   });

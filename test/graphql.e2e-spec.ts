@@ -154,9 +154,9 @@ describe('GraphQL subscriptions over graphql-ws', () => {
       const denied = await firstResult(client, 'subscription { ticks }');
       expect(codeOf(denied)).toBe('UNAUTHENTICATED');
       expect(denied.errors?.[0]?.message).toBe('Authentication required');
-      expect(await firstResult(client, 'subscription { openTicks }')).toEqual(
-        { data: { openTicks: 'open:anonymous' } },
-      );
+      expect(await firstResult(client, 'subscription { openTicks }')).toEqual({
+        data: { openTicks: 'open:anonymous' },
+      });
     } finally {
       await client.dispose();
     }
@@ -166,12 +166,12 @@ describe('GraphQL subscriptions over graphql-ws', () => {
     const cookie = await login('gql-ws-valid');
     const { client } = socketClient(cookie);
     try {
-      expect(await firstResult(client, 'subscription { ticks }')).toEqual(
-        { data: { ticks: 'gql-ws-valid|gql-ws-valid' } },
-      );
-      expect(await firstResult(client, 'subscription { openTicks }')).toEqual(
-        { data: { openTicks: 'open:gql-ws-valid' } },
-      );
+      expect(await firstResult(client, 'subscription { ticks }')).toEqual({
+        data: { ticks: 'gql-ws-valid|gql-ws-valid' },
+      });
+      expect(await firstResult(client, 'subscription { openTicks }')).toEqual({
+        data: { openTicks: 'open:gql-ws-valid' },
+      });
       // A query sent over the socket is judged by the same session.
       expect(await firstResult(client, '{ me }')).toEqual({ data: { me: 'gql-ws-valid|gql-ws-valid' } });
     } finally {
@@ -194,9 +194,9 @@ describe('GraphQL subscriptions over graphql-ws', () => {
     const cookie = await login('gql-ws-logout');
     const { client, closed } = socketClient(cookie);
     try {
-      expect(await firstResult(client, 'subscription { ticks }')).toEqual(
-        { data: { ticks: 'gql-ws-logout|gql-ws-logout' } },
-      );
+      expect(await firstResult(client, 'subscription { ticks }')).toEqual({
+        data: { ticks: 'gql-ws-logout|gql-ws-logout' },
+      });
       await graphql('mutation { logout }', cookie).expect(200);
       expect(await waitFor('the socket to close', (resolve) => void closed.then(resolve), 2_000)).toBe(4401);
     } finally {
@@ -214,9 +214,9 @@ describe('GraphQL subscriptions over graphql-ws', () => {
     const cookie = await login('gql-ws-strict', strict);
     const { client } = socketClient(cookie, strictBase);
     try {
-      expect(await firstResult(client, 'subscription { ticks }')).toEqual(
-        { data: { ticks: 'gql-ws-strict|gql-ws-strict' } },
-      );
+      expect(await firstResult(client, 'subscription { ticks }')).toEqual({
+        data: { ticks: 'gql-ws-strict|gql-ws-strict' },
+      });
     } finally {
       await client.dispose();
     }

@@ -29,7 +29,9 @@ afterAll(async () => {
 });
 
 async function login(url: string, username: string): Promise<string> {
-  const response = await request(url).post('/auth/login').send({ username, password: `${username}-password` });
+  const response = await request(url)
+    .post('/auth/login')
+    .send({ username, password: `${username}-password` });
   expect(response.status).toBe(200);
   return cookieFrom(response);
 }
@@ -54,7 +56,11 @@ it('a password change on C logs out the other devices on every instance', async 
   const onA = await login(a, 'bob');
   const onB = await login(b, 'bob');
   const onC = await login(c, 'bob');
-  for (const [url, cookie] of [[a, onA], [b, onB], [c, onC]] as const) {
+  for (const [url, cookie] of [
+    [a, onA],
+    [b, onB],
+    [c, onC],
+  ] as const) {
     expect((await request(url).get('/me').set('Cookie', cookie)).status).toBe(200);
   }
 

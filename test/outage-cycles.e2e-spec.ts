@@ -233,91 +233,97 @@ async function recovery(
 }
 
 describe('MongoDB killed and restarted under load, again and again', () => {
-  it(`every instance serves sessions again within ${RECOVERY_BOUND_MS} ms, in each of ${CYCLES} cycles`, async () => {
-    const started = Date.now();
-    const port = await freePort();
-    const dataDir = mkdtempSync(join(tmpdir(), 'outage-cycles-'));
-    let server = await startKillable(port, dataDir);
-    cleanups.push(async () => {
-      await server.kill();
-      rmSync(dataDir, { recursive: true, force: true });
-    });
-    const uri = `mongodb://127.0.0.1:${port}/`;
-    const instances = [
-      await startInstance('loaded', uri),
-      await startInstance('light', uri),
-      await startInstance('idle', uri),
-    ];
-    const [loaded, light] = instances as [Instance, Instance, Instance];
-    const cookies: string[] = [];
-    for (const userId of USERS) cookies.push(await login(loaded, userId));
+  it(
+    `every instance serves sessions again within ${RECOVERY_BOUND_MS} ms, in each of ${CYCLES} cycles`,
+    async () => {
+      const started = Date.now();
+      const port = await freePort();
+      const dataDir = mkdtempSync(join(tmpdir(), 'outage-cycles-'));
+      let server = await startKillable(port, dataDir);
+      cleanups.push(async () => {
+        await server.kill();
+        rmSync(dataDir, { recursive: true, force: true });
+      });
+      const uri = `mongodb://127.0.0.1:${port}/`;
+      const instances = [
+        await startInstance('loaded', uri),
+        await startInstance('light', uri),
+        await startInstance('idle', uri),
+      ];
+      const [loaded, light] = instances as [Instance, Instance, Instance];
+      const cookies: string[] = [];
+      for (const userId of USERS) cookies.push(await login(loaded, userId));
 
-    const heavy = new Load(loaded, LOAD_CLIENTS, cookies, true);
-    const lightLoad = new Load(light, 2, cookies, false);
-    cleanups.push(async () => {
+      const heavy = new Load(loaded, LOAD_CLIENTS, cookies, true);
+      const lightLoad = new Load(light, 2, cookies, false);
+      cleanups.push(async () => {
+        await heavy.stop();
+        await lightLoad.stop();
+      });
+
+      const failures: string[] = [];
+      let slowest = { ms: 0, cycle: 0, instance: '' };
+      for (let cycle = 1; cycle <= CYCLES && failures.length === 0; cycle += 1) {
+        // Stop the server while the load is in full swing: after a varying number of served requests.
+        const okBefore = heavy.ok;
+        const served = 20 + Math.floor(Math.random() * 100);
+        await heavy.until(() => heavy.ok - okBefore >= served, 30_000, `${served} answers of 200`);
+        const reconnectionsBefore = instances.map((instance) => instance.reconnections);
+        const signal = cycle % 2 === 1 ? 'SIGTERM' : 'SIGKILL';
+        const stoppingAt = Date.now();
+        await server.kill(signal);
+        const exitedAt = Date.now();
+
+        // Down for a varying while: until the loaded instance has answered a varying number of failures.
+        const failedBefore = heavy.failed;
+        const failing = 1 + Math.floor(Math.random() * 60);
+        await heavy.until(() => heavy.failed - failedBefore >= failing, 30_000, `${failing} failed answers`);
+        const restartingAt = Date.now();
+        server = await startKillable(port, dataDir);
+        const upAt = Date.now();
+
+        // From the moment the new server answers, each instance is asked until it serves an existing session.
+        const times = await Promise.all(
+          instances.map((instance, i) => recovery(instance, cookies[i]!, upAt, RECOVERY_BOUND_MS)),
+        );
+        const line = instances.map((instance, i) => {
+          const reconnected = instance.reconnections - reconnectionsBefore[i]!;
+          const time = `${instance.name} ${times[i] ?? `>${RECOVERY_BOUND_MS}`} ms`;
+          return reconnected ? `${time} (client reconnected ${reconnected}x)` : time;
+        });
+        process.stdout.write(
+          `outage-cycles: cycle ${cycle}: ${signal} (exit took ${exitedAt - stoppingAt} ms), ` +
+            `down ${upAt - exitedAt} ms ` +
+            `(restart took ${upAt - restartingAt} ms); serving again after: ${line.join(', ')}\n`,
+        );
+        for (const [i, instance] of instances.entries()) {
+          const ms = times[i];
+          if (ms !== undefined) {
+            if (ms > slowest.ms) slowest = { ms, cycle, instance: instance.name };
+            continue;
+          }
+          const state = driverState(instance);
+          const late = await recovery(instance, cookies[i]!, upAt, RECOVERY_BOUND_MS + STUCK_WAIT_MS);
+          const verdict =
+            late === undefined
+              ? `still 503 after ${RECOVERY_BOUND_MS + STUCK_WAIT_MS} ms`
+              : `back only after ${late} ms`;
+          failures.push(`cycle ${cycle}: ${instance.name} ${verdict}; driver: ${state}`);
+        }
+      }
       await heavy.stop();
       await lightLoad.stop();
-    });
 
-    const failures: string[] = [];
-    let slowest = { ms: 0, cycle: 0, instance: '' };
-    for (let cycle = 1; cycle <= CYCLES && failures.length === 0; cycle += 1) {
-      // Stop the server while the load is in full swing: after a varying number of served requests.
-      const okBefore = heavy.ok;
-      const served = 20 + Math.floor(Math.random() * 100);
-      await heavy.until(() => heavy.ok - okBefore >= served, 30_000, `${served} answers of 200`);
-      const reconnectionsBefore = instances.map((instance) => instance.reconnections);
-      const signal = cycle % 2 === 1 ? 'SIGTERM' : 'SIGKILL';
-      const stoppingAt = Date.now();
-      await server.kill(signal);
-      const exitedAt = Date.now();
-
-      // Down for a varying while: until the loaded instance has answered a varying number of failures.
-      const failedBefore = heavy.failed;
-      const failing = 1 + Math.floor(Math.random() * 60);
-      await heavy.until(() => heavy.failed - failedBefore >= failing, 30_000, `${failing} failed answers`);
-      const restartingAt = Date.now();
-      server = await startKillable(port, dataDir);
-      const upAt = Date.now();
-
-      // From the moment the new server answers, each instance is asked until it serves an existing session.
-      const times = await Promise.all(
-        instances.map((instance, i) => recovery(instance, cookies[i]!, upAt, RECOVERY_BOUND_MS)),
-      );
-      const line = instances.map((instance, i) => {
-        const reconnected = instance.reconnections - reconnectionsBefore[i]!;
-        const time = `${instance.name} ${times[i] ?? `>${RECOVERY_BOUND_MS}`} ms`;
-        return reconnected ? `${time} (client reconnected ${reconnected}x)` : time;
-      });
       process.stdout.write(
-        `outage-cycles: cycle ${cycle}: ${signal} (exit took ${exitedAt - stoppingAt} ms), ` +
-          `down ${upAt - exitedAt} ms ` +
-          `(restart took ${upAt - restartingAt} ms); serving again after: ${line.join(', ')}\n`,
+        `outage-cycles: slowest recovery ${slowest.ms} ms (cycle ${slowest.cycle}, ${slowest.instance}); ` +
+          `bound ${RECOVERY_BOUND_MS} ms; ${heavy.ok} + ${lightLoad.ok} requests served, ` +
+          `${heavy.failed} + ${lightLoad.failed} refused; wall time ${Math.round((Date.now() - started) / 1000)} s\n`,
       );
-      for (const [i, instance] of instances.entries()) {
-        const ms = times[i];
-        if (ms !== undefined) {
-          if (ms > slowest.ms) slowest = { ms, cycle, instance: instance.name };
-          continue;
-        }
-        const state = driverState(instance);
-        const late = await recovery(instance, cookies[i]!, upAt, RECOVERY_BOUND_MS + STUCK_WAIT_MS);
-        const verdict =
-          late === undefined ? `still 503 after ${RECOVERY_BOUND_MS + STUCK_WAIT_MS} ms` : `back only after ${late} ms`;
-        failures.push(`cycle ${cycle}: ${instance.name} ${verdict}; driver: ${state}`);
-      }
-    }
-    await heavy.stop();
-    await lightLoad.stop();
-
-    process.stdout.write(
-      `outage-cycles: slowest recovery ${slowest.ms} ms (cycle ${slowest.cycle}, ${slowest.instance}); ` +
-        `bound ${RECOVERY_BOUND_MS} ms; ${heavy.ok} + ${lightLoad.ok} requests served, ` +
-        `${heavy.failed} + ${lightLoad.failed} refused; wall time ${Math.round((Date.now() - started) / 1000)} s\n`,
-    );
-    const reconnections = instances.map((instance) => `${instance.name} ${instance.reconnections}`);
-    process.stdout.write(`outage-cycles: client reconnections: ${reconnections.join(', ')}\n`);
-    for (const failure of failures) process.stdout.write(`outage-cycles: FAILED ${failure}\n`);
-    expect(failures).toEqual([]);
-  }, 60_000 + CYCLES * (RECOVERY_BOUND_MS + 12_000) + STUCK_WAIT_MS);
+      const reconnections = instances.map((instance) => `${instance.name} ${instance.reconnections}`);
+      process.stdout.write(`outage-cycles: client reconnections: ${reconnections.join(', ')}\n`);
+      for (const failure of failures) process.stdout.write(`outage-cycles: FAILED ${failure}\n`);
+      expect(failures).toEqual([]);
+    },
+    60_000 + CYCLES * (RECOVERY_BOUND_MS + 12_000) + STUCK_WAIT_MS,
+  );
 });

@@ -80,7 +80,8 @@ describe('MongoDB down, and back', () => {
 
     const users = ['u-1', 'u-2', 'u-3', 'u-4', 'u-5'];
     const cookies = new Map<string, string>();
-    for (const userId of users) cookies.set(userId, cookieFrom(await http().post('/s/login').send({ userId }).expect(200)));
+    for (const userId of users)
+      cookies.set(userId, cookieFrom(await http().post('/s/login').send({ userId }).expect(200)));
 
     await db.stop();
 
@@ -100,7 +101,9 @@ describe('MongoDB down, and back', () => {
       return hit('logout', () => http().post('/s/logout').set('Cookie', cookie));
     });
     const responses = await Promise.all(load);
-    process.stdout.write(`outage: status codes during the outage ${JSON.stringify(counts)}, slowest answer ${slowest} ms\n`);
+    process.stdout.write(
+      `outage: status codes during the outage ${JSON.stringify(counts)}, slowest answer ${slowest} ms\n`,
+    );
 
     expect(counts).toEqual({ guarded: { 503: 20 }, public: { 200: 20 }, logout: { 503: 20 } });
     for (const response of responses.filter((r) => r.status === 503)) {
@@ -121,7 +124,9 @@ describe('MongoDB down, and back', () => {
       expect(response.status).toBe(200);
       expect(response.body).toEqual({ userId });
     }
-    process.stdout.write(`outage: recovered without restart; first success after ${attempts} request(s), all ${users.length} sessions served\n`);
+    process.stdout.write(
+      `outage: recovered without restart; first success after ${attempts} request(s), all ${users.length} sessions served\n`,
+    );
   }, 120_000);
 
   it('a request whose end-of-request save meets the outage keeps its answer and loses no session', async () => {
@@ -132,7 +137,10 @@ describe('MongoDB down, and back', () => {
     const cookie = cookieFrom(await http().post('/s/login').send({ userId: 'u-midway' }).expect(200));
 
     const gate = (gates.current = new Gate());
-    const inFlight = http().post('/s/held-write').set('Cookie', cookie).then((response) => response);
+    const inFlight = http()
+      .post('/s/held-write')
+      .set('Cookie', cookie)
+      .then((response) => response);
     await gate.reached();
     await db.stop();
     gate.open();

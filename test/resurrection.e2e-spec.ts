@@ -34,9 +34,18 @@ type Ender = (victim: string, other: string) => Promise<unknown>;
 
 const enders: [string, Ender][] = [
   ['logout', (victim) => http().post('/s/logout').set('Cookie', victim).expect(200)],
-  ['password change on another device', (_victim, other) => http().post('/s/password').set('Cookie', other).expect(200)],
-  ['revocation from another device', (_victim, other) => http().post('/s/logout-others').set('Cookie', other).expect(200)],
-  ['expiry', (victim) => db.sessions().updateOne({ _id: storedIdOf(victim) }, { $set: { expires: new Date(Date.now() - 1) } })],
+  [
+    'password change on another device',
+    (_victim, other) => http().post('/s/password').set('Cookie', other).expect(200),
+  ],
+  [
+    'revocation from another device',
+    (_victim, other) => http().post('/s/logout-others').set('Cookie', other).expect(200),
+  ],
+  [
+    'expiry',
+    (victim) => db.sessions().updateOne({ _id: storedIdOf(victim) }, { $set: { expires: new Date(Date.now() - 1) } }),
+  ],
 ];
 
 const handlers: [string, 'get' | 'post', string][] = [
@@ -55,7 +64,10 @@ describe.each(enders)('a session ended by %s', (_name, end) => {
     const live = () => db.sessions().countDocuments({ _id: victimId, expires: { $gt: new Date() } });
 
     const gate = (gates.current = new Gate());
-    const inFlight = http()[method](path).set('Cookie', victim).then((response) => response);
+    const inFlight = http()
+      [method](path)
+      .set('Cookie', victim)
+      .then((response) => response);
     await gate.reached();
     await end(victim, other);
     expect(await live()).toBe(0);
@@ -87,8 +99,14 @@ it('randomized: 1000 rounds of concurrent requests with logouts and password cha
     });
     const byPassword = index % 2 === 1;
     const ender = byPassword
-      ? http().post('/s/password').set('Cookie', b).then((response) => response.status)
-      : http().post('/s/logout').set('Cookie', a).then((response) => response.status);
+      ? http()
+          .post('/s/password')
+          .set('Cookie', b)
+          .then((response) => response.status)
+      : http()
+          .post('/s/logout')
+          .set('Cookie', a)
+          .then((response) => response.status);
     const statuses = await Promise.all([...inFlight, ender]);
     requests += statuses.length + 2;
     expect(statuses.every((status) => status === 200 || status === 401)).toBe(true);
@@ -100,13 +118,16 @@ it('randomized: 1000 rounds of concurrent requests with logouts and password cha
     // Keep the collection small: FerretDB's SQLite backend scans it on every lookup.
     await db.sessions().deleteMany({ 'session.userId': userId });
     const progress = index + 1;
-    if (progress % 250 === 0) process.stdout.write(`resurrection: ${progress} rounds, ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    if (progress % 250 === 0)
+      process.stdout.write(`resurrection: ${progress} rounds, ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   }
 
   for (let start = 0; start < rounds; start += parallelRounds) {
     await Promise.all(Array.from({ length: parallelRounds }, (_, i) => round(start + i)));
   }
 
-  process.stdout.write(`resurrection: ${resurrected} resurrected of ${ended} ended sessions, ${rounds} rounds, ${requests} requests\n`);
+  process.stdout.write(
+    `resurrection: ${resurrected} resurrected of ${ended} ended sessions, ${rounds} rounds, ${requests} requests\n`,
+  );
   expect(resurrected).toBe(0);
 }, 300_000);

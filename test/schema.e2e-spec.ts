@@ -33,7 +33,8 @@ describe('schema: a plain function', () => {
     app = await appWith({
       schema: (data) => {
         const role = (data as { role?: unknown }).role;
-        if (role !== undefined && role !== 'admin' && role !== 'member') throw new Error(`role ${JSON.stringify(role)} is not admin or member`);
+        if (role !== undefined && role !== 'admin' && role !== 'member')
+          throw new Error(`role ${JSON.stringify(role)} is not admin or member`);
         return data as object;
       },
     });
@@ -74,11 +75,16 @@ describe('schema: a Standard Schema validator (zod)', () => {
     await db.sessions().updateOne({ _id: storedIdOf(cookie) }, { $set: { 'session.legacyFlag': true } });
 
     const state = await app.http().get('/s/state').set('Cookie', cookie);
-    expect(state.body).toEqual({ authenticated: true, data: { userId: 'u-zod', username: 'u-zod', role: 'member', visits: 0 } });
+    expect(state.body).toEqual({
+      authenticated: true,
+      data: { userId: 'u-zod', username: 'u-zod', role: 'member', visits: 0 },
+    });
 
     await corruptRole(cookie);
     expect((await app.http().get('/s/guarded').set('Cookie', cookie)).status).toBe(401);
-    expect(app.logger.lines.filter((line) => line.message.includes('does not match the session schema'))).toHaveLength(1);
+    expect(app.logger.lines.filter((line) => line.message.includes('does not match the session schema'))).toHaveLength(
+      1,
+    );
   });
 });
 

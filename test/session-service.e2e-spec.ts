@@ -98,7 +98,9 @@ describe('get / set / patch / unset / save', () => {
     const cookie = cookieFrom(visit);
     const response = await http().post('/s/bad-key').set('Cookie', cookie).send({ key: 'userId' });
     expect(response.status).toBe(400);
-    expect(response.body.message).toBe('"userId" (the user id) is set by login() only, which rotates the session id first.');
+    expect(response.body.message).toBe(
+      '"userId" (the user id) is set by login() only, which rotates the session id first.',
+    );
     expect((await db.sessions().findOne({ _id: storedIdOf(cookie) }))?.session).not.toHaveProperty('userId');
     expect((await http().get('/s/guarded').set('Cookie', cookie)).status).toBe(401);
   });
@@ -179,7 +181,9 @@ describe('forRoot with an existing MongoClient', () => {
   it('uses it and leaves it open at shutdown', async () => {
     const client = new MongoClient(mongoUri());
     const other = new TestDatabase();
-    const clientApp = await startScenarioApp(SessionModule.forRoot({ ...scenarioOptions(other), uri: undefined, client }));
+    const clientApp = await startScenarioApp(
+      SessionModule.forRoot({ ...scenarioOptions(other), uri: undefined, client }),
+    );
     try {
       const response = await request(clientApp.getHttpServer()).post('/s/login').send({ userId: 'u-client' });
       expect(response.status).toBe(200);
@@ -198,12 +202,17 @@ describe('database work of an unchanged authenticated request', () => {
   async function commandsOf(touchAfter: number | undefined, requests: number) {
     const client = new MongoClient(mongoUri(), { monitorCommands: true });
     const other = new TestDatabase();
-    const monitored = await startScenarioApp(SessionModule.forRoot({ ...scenarioOptions(other), uri: undefined, client, touchAfter }));
+    const monitored = await startScenarioApp(
+      SessionModule.forRoot({ ...scenarioOptions(other), uri: undefined, client, touchAfter }),
+    );
     try {
-      const cookie = cookieFrom(await request(monitored.getHttpServer()).post('/s/login').send({ userId: 'u-commands' }));
+      const cookie = cookieFrom(
+        await request(monitored.getHttpServer()).post('/s/login').send({ userId: 'u-commands' }),
+      );
       const commands: { name: string; filter?: unknown }[] = [];
       client.on('commandStarted', (event) => {
-        if (event.databaseName === other.name) commands.push({ name: event.commandName, filter: event.command.filter ?? event.command.updates?.[0]?.q });
+        if (event.databaseName === other.name)
+          commands.push({ name: event.commandName, filter: event.command.filter ?? event.command.updates?.[0]?.q });
       });
       for (let i = 0; i < requests; i += 1) {
         const response = await request(monitored.getHttpServer()).get('/s/guarded').set('Cookie', cookie);

@@ -37,7 +37,9 @@ describe('start-up validation', () => {
 
   it('forRootAsync fails the same way when the factory returns a bad option', async () => {
     const attempt = boot(
-      SessionModule.forRootAsync({ useFactory: () => ({ ...scenarioOptions(db), secret: undefined as unknown as string }) }),
+      SessionModule.forRootAsync({
+        useFactory: () => ({ ...scenarioOptions(db), secret: undefined as unknown as string }),
+      }),
     );
     await expect(attempt).rejects.toThrow('SessionModule option "secret" is required');
   });
@@ -47,7 +49,12 @@ describe('forRootAsync', () => {
   it('reads its options through useFactory + inject (@nestjs/config) and serves sessions', async () => {
     const configured = new TestDatabase();
     @Module({
-      imports: [ConfigModule.forRoot({ ignoreEnvFile: true, load: [() => ({ session: { secret: 'from-config', db: configured.name } })] })],
+      imports: [
+        ConfigModule.forRoot({
+          ignoreEnvFile: true,
+          load: [() => ({ session: { secret: 'from-config', db: configured.name } })],
+        }),
+      ],
       exports: [ConfigModule],
     })
     class SettingsModule {}
@@ -81,7 +88,9 @@ describe("autoRemove: 'native'", () => {
   it('creates a TTL index, or fails at start-up naming autoRemove where the server has none', async () => {
     const attempt = boot(SessionModule.forRoot(scenarioOptions(db, { autoRemove: 'native' })));
     if (autoRemoveMode() === 'interval') {
-      await expect(attempt).rejects.toThrow(/option "autoRemove" is 'native', but this MongoDB server refuses TTL indexes.*Set autoRemove: 'interval'/);
+      await expect(attempt).rejects.toThrow(
+        /option "autoRemove" is 'native', but this MongoDB server refuses TTL indexes.*Set autoRemove: 'interval'/,
+      );
     } else {
       await attempt;
       const indexes = await db.sessions().listIndexes().toArray();

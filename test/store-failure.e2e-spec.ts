@@ -33,7 +33,10 @@ it('destroy() rejects with a clear 503 when MongoDB cannot delete, and does not 
   expect(login.status).toBe(200);
 
   const gate = (gates.current = new Gate());
-  const pending = request(app.getHttpServer()).post('/s/held-logout').set('Cookie', cookieFrom(login)).then((r) => r);
+  const pending = request(app.getHttpServer())
+    .post('/s/held-logout')
+    .set('Cookie', cookieFrom(login))
+    .then((r) => r);
   await gate.reached();
   await server.stop();
   gate.open();

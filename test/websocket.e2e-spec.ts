@@ -294,7 +294,7 @@ describe.each<GatewayTransport>(['socket.io', 'ws'])('%s gateway', (transport) =
     await closesWithin(sameDevice, 1_000, started);
   });
 
-  it('SessionSockets.closeSession(id) closes that session\'s sockets at once (the hook for rotations)', async () => {
+  it("SessionSockets.closeSession(id) closes that session's sockets at once (the hook for rotations)", async () => {
     const cookie = await login(`${transport}-rotated`);
     const live = await client(main, cookie);
     const bystander = await client(main, await login(`${transport}-not-rotated`));
@@ -346,7 +346,8 @@ describe.each<GatewayTransport>(['socket.io', 'ws'])('what a %s socket costs', (
     const options = { ...scenarioOptions(db), uri: undefined, client, sockets: { checkInterval: 60 } };
     app = await startGatewayApp(SessionModule.forRoot(options), transport);
     client.on('commandStarted', (event: CommandStartedEvent) => {
-      if (event.databaseName === db.name) commands.push(`${event.commandName} ${JSON.stringify(event.command.filter ?? {})}`);
+      if (event.databaseName === db.name)
+        commands.push(`${event.commandName} ${JSON.stringify(event.command.filter ?? {})}`);
     });
   });
 
@@ -357,7 +358,11 @@ describe.each<GatewayTransport>(['socket.io', 'ws'])('what a %s socket costs', (
   });
 
   it('one read by _id per connection, no database command per message (touch throttled)', async () => {
-    const cookie = cookieFrom(await request(app.getHttpServer()).post('/auth/login').send({ userId: `${transport}-cost` }));
+    const cookie = cookieFrom(
+      await request(app.getHttpServer())
+        .post('/auth/login')
+        .send({ userId: `${transport}-cost` }),
+    );
     commands.length = 0;
     const connectStart = process.hrtime.bigint();
     const live = await connect(transport, await app.getUrl(), cookie);
@@ -381,7 +386,11 @@ describe.each<GatewayTransport>(['socket.io', 'ws'])('what a %s socket costs', (
 
   it('the session context costs microseconds per message and a few hundred bytes per socket', async () => {
     const sockets = app.get(SessionSockets);
-    const cookie = cookieFrom(await request(app.getHttpServer()).post('/auth/login').send({ userId: `${transport}-heap` }));
+    const cookie = cookieFrom(
+      await request(app.getHttpServer())
+        .post('/auth/login')
+        .send({ userId: `${transport}-heap` }),
+    );
     const handshake = { headers: { cookie } } as IncomingMessage;
     const connection = await sockets.open(handshake);
     expect(connection.authenticated).toBe(true);

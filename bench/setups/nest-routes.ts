@@ -32,7 +32,9 @@ export class BenchController {
   @Post('login')
   @HttpCode(200)
   async login(@Req() request: Request) {
-    await new Promise<void>((resolve, reject) => request.session.regenerate((error) => (error ? reject(error) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      request.session.regenerate((error) => (error ? reject(error) : resolve())),
+    );
     Object.assign(request.session, BENCH_LOGIN);
     return { userId: BENCH_LOGIN.userId };
   }

@@ -32,7 +32,8 @@ const DEV_SECRET = 'example-app-dev-secret-not-for-production';
           idleTimeout: Number(config.get('SESSION_IDLE_TIMEOUT', 30 * 60)),
           absoluteTimeout: Number(config.get('SESSION_ABSOLUTE_TIMEOUT', 12 * 60 * 60)),
           // Unset: the library's default (60 s, at most half the idle timeout).
-          touchAfter: config.get('SESSION_TOUCH_AFTER') === undefined ? undefined : Number(config.get('SESSION_TOUCH_AFTER')),
+          touchAfter:
+            config.get('SESSION_TOUCH_AFTER') === undefined ? undefined : Number(config.get('SESSION_TOUCH_AFTER')),
           maxSessionsPerUser: Number(config.get('SESSION_MAX_PER_USER', 5)),
           cookie: { hostPrefix: config.get('SESSION_HOST_PREFIX') === '1' },
           // The health check never waits for MongoDB, even with a session cookie.

@@ -12,7 +12,14 @@ import {
   UnauthorizedException,
   UseInterceptors,
 } from '@nestjs/common';
-import { LogoutInterceptor, PasswordChange, Public, Session, SessionService, type SessionValue } from 'nestjs-typed-session';
+import {
+  LogoutInterceptor,
+  PasswordChange,
+  Public,
+  Session,
+  SessionService,
+  type SessionValue,
+} from 'nestjs-typed-session';
 import { UsersService } from './users.service.js';
 
 function requireString(body: unknown, field: string, max = 200): string {

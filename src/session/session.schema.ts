@@ -29,8 +29,7 @@ export type StandardSchemaResult<Output> =
  * express-session's `cookie`. Its output replaces the data, so defaults and transforms apply.
  */
 export type SessionSchema =
-  | StandardSchemaV1<unknown, Partial<AppSessionData>>
-  | ((data: unknown) => Partial<AppSessionData>);
+  StandardSchemaV1<unknown, Partial<AppSessionData>> | ((data: unknown) => Partial<AppSessionData>);
 
 /** The outcome of validating stored data. */
 export type SchemaVerdict = { ok: true; data: Record<string, unknown> } | { ok: false; reason: string };
@@ -39,7 +38,10 @@ export type SchemaVerdict = { ok: true; data: Record<string, unknown> } | { ok: 
  * Runs a `SessionSchema` on stored data; never throws. Synchronous when the validator is (zod, valibot and
  * most are), so that reading a session costs no extra promise.
  */
-export function checkSessionData(schema: SessionSchema, data: Record<string, unknown>): SchemaVerdict | Promise<SchemaVerdict> {
+export function checkSessionData(
+  schema: SessionSchema,
+  data: Record<string, unknown>,
+): SchemaVerdict | Promise<SchemaVerdict> {
   try {
     if (typeof schema === 'function') return accept(schema(data));
     const result = schema['~standard'].validate(data);

@@ -1,5 +1,15 @@
 import '../../src/app/session-data.js';
-import { Body, Controller, Get, Header, HttpCode, Module, Post, UseGuards, type INestApplication } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  Header,
+  HttpCode,
+  Module,
+  Post,
+  UseGuards,
+  type INestApplication,
+} from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import {
@@ -21,7 +31,10 @@ class CookieController {
   @Post('login')
   @HttpCode(200)
   async login(@Body() body: { userId: string; remember?: boolean }) {
-    await this.sessions.login({ userId: body.userId, username: body.userId, role: 'member' }, { remember: body.remember });
+    await this.sessions.login(
+      { userId: body.userId, username: body.userId, role: 'member' },
+      { remember: body.remember },
+    );
     return { token: this.sessions.csrfToken() };
   }
 

@@ -18,7 +18,8 @@ export interface StoredSession {
 /** The URI of the real server the global setup found or started. */
 export function mongoUri(): string {
   const uri = process.env.MONGODB_URI;
-  if (!uri) throw new Error('MONGODB_URI is not set: run the tests with `npm test`, whose global setup provides a server.');
+  if (!uri)
+    throw new Error('MONGODB_URI is not set: run the tests with `npm test`, whose global setup provides a server.');
   return uri;
 }
 
@@ -42,7 +43,10 @@ export class TestDatabase {
   }
 
   async close(): Promise<void> {
-    await this.client.db(this.name).dropDatabase().catch(() => undefined);
+    await this.client
+      .db(this.name)
+      .dropDatabase()
+      .catch(() => undefined);
     await this.client.close();
   }
 }

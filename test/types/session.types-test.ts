@@ -137,7 +137,12 @@ SessionModule.forRoot({
     return [kind, who];
   },
 });
-SessionModule.forRoot({ secret: 's', uri: 'mongodb://localhost', cookie: { persistent: true }, rememberMe: { idleTimeout: 86_400 } });
+SessionModule.forRoot({
+  secret: 's',
+  uri: 'mongodb://localhost',
+  cookie: { persistent: true },
+  rememberMe: { idleTimeout: 86_400 },
+});
 // @ts-expect-error persistent is a boolean
 SessionModule.forRoot({ secret: 's', uri: 'mongodb://localhost', cookie: { persistent: 'yes' } });
 // @ts-expect-error the CSRF header name is a string

@@ -21,14 +21,23 @@ function packagesReachedFrom(entry: string): Set<string> {
     for (const [, from, bare] of imports) {
       const specifier = (from ?? bare)!;
       if (specifier.startsWith('.')) visit(resolve(dirname(file), specifier.replace(/\.js$/, '.ts')));
-      else packages.add(specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!);
+      else
+        packages.add(specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!);
     }
   };
   visit(resolve(sessionDir, entry));
   return packages;
 }
 
-const OPTIONAL = ['@nestjs/websockets', '@nestjs/platform-socket.io', '@nestjs/platform-ws', 'socket.io', 'ws', 'graphql', 'graphql-ws'];
+const OPTIONAL = [
+  '@nestjs/websockets',
+  '@nestjs/platform-socket.io',
+  '@nestjs/platform-ws',
+  'socket.io',
+  'ws',
+  'graphql',
+  'graphql-ws',
+];
 
 describe('package entries', () => {
   it('the main entry imports no optional transport package', () => {

@@ -34,14 +34,17 @@ export class SessionWsAdapter extends WsAdapter {
 
   override create(port: number, options: Record<string, unknown> & { path?: string } = {}): WebSocketServer {
     const verifyClient = (info: { req: IncomingMessage }, done: VerifyCallback) => {
-      this.sockets.open(info.req).then((connection) => {
-        if (!this.sockets.refuses(connection)) {
-          this.upgrades.set(info.req, connection);
-          return done(true);
-        }
-        if (connection.storeError !== undefined) return done(false, 503, 'Session store unavailable');
-        done(false, 401, 'Authentication required');
-      }, () => done(false, 500));
+      this.sockets.open(info.req).then(
+        (connection) => {
+          if (!this.sockets.refuses(connection)) {
+            this.upgrades.set(info.req, connection);
+            return done(true);
+          }
+          if (connection.storeError !== undefined) return done(false, 503, 'Session store unavailable');
+          done(false, 401, 'Authentication required');
+        },
+        () => done(false, 500),
+      );
     };
     const server = super.create(port, { ...options, verifyClient }) as WebSocketServer;
     // Registered before Nest's own listener: the session is in place when handleConnection runs.
