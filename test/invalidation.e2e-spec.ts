@@ -42,7 +42,11 @@ describe('a rotation that meets the end of its session', () => {
     const s = await setup();
     const cookie = await s.login('u-rotate');
     const gate = (gates.current = new Gate());
-    const rotation = s.http().post('/s/held-regenerate').set('Cookie', cookie).then((response) => response);
+    const rotation = s
+      .http()
+      .post('/s/held-regenerate')
+      .set('Cookie', cookie)
+      .then((response) => response);
     await gate.reached();
     await s.http().post('/s/logout').set('Cookie', cookie).expect(200);
     gate.open();
@@ -60,7 +64,11 @@ describe('a rotation that meets the end of its session', () => {
     const s = await setup();
     const cookie = await s.login('u-rotate-ok');
     const gate = (gates.current = new Gate());
-    const rotation = s.http().post('/s/held-regenerate').set('Cookie', cookie).then((response) => response);
+    const rotation = s
+      .http()
+      .post('/s/held-regenerate')
+      .set('Cookie', cookie)
+      .then((response) => response);
     await gate.reached();
     gate.open();
     const response = await rotation;
@@ -88,7 +96,7 @@ describe('data that MongoDB would refuse', () => {
     expect(await s.db.sessions().findOne({ _id: storedIdOf(cookie) })).toEqual(before);
   });
 
-  it('refuses a value nested past MongoDB\'s limit with 400 (10 000 levels: no stack overflow)', async () => {
+  it("refuses a value nested past MongoDB's limit with 400 (10 000 levels: no stack overflow)", async () => {
     const s = await setup();
     const cookie = await s.login('u-deep');
     const nest = (levels: number) => {
@@ -101,7 +109,11 @@ describe('data that MongoDB would refuse', () => {
     const deep = await s.http().post('/s/raw-patch').set('Cookie', cookie).type('json').send(deepJson);
     expect(deep.status).toBe(400);
     expect(deep.body.message).toMatch(/nests deeper than 98 levels/);
-    const over = await s.http().post('/s/raw-patch').set('Cookie', cookie).send({ visits: nest(99) });
+    const over = await s
+      .http()
+      .post('/s/raw-patch')
+      .set('Cookie', cookie)
+      .send({ visits: nest(99) });
     expect(over.status).toBe(400);
 
     // The deepest value allowed is stored and read back whole.
@@ -135,7 +147,7 @@ describe('timeouts lowered after sessions were written', () => {
     expect(listed.body).toHaveLength(1);
     expect(listed.body[0].current).toBe(true);
 
-    expect(await after.store.removeExpired()).toBe(2);
+    expect(await after.store.sessions.removeExpired()).toBe(2);
     const left = await db.sessions().find({}).toArray();
     expect(left.map((document) => document._id)).toEqual([storedIdOf(fresh)]);
     const expired = after.events.filter((event) => event.type === 'expired');
@@ -143,7 +155,7 @@ describe('timeouts lowered after sessions were written', () => {
       'u-lowered-abs:absolute-timeout',
       'u-lowered:idle-timeout',
     ]);
-    expect(await after.store.removeExpired()).toBe(0); // nothing twice
+    expect(await after.store.sessions.removeExpired()).toBe(0); // nothing twice
   });
 });
 
@@ -172,7 +184,11 @@ describe('the session-limit lock', () => {
       owner: string;
       until: Date;
     }>;
-    await locks.insertOne({ _id: JSON.stringify('u-held'), owner: 'another-instance', until: new Date(Date.now() + 60_000) });
+    await locks.insertOne({
+      _id: JSON.stringify('u-held'),
+      owner: 'another-instance',
+      until: new Date(Date.now() + 60_000),
+    });
     const refused = await s.http().post('/s/login').send({ userId: 'u-held' });
     expect(refused.status).toBe(429);
     expect(await locks.findOne({ _id: JSON.stringify('u-held') })).toMatchObject({ owner: 'another-instance' });

@@ -12,7 +12,7 @@ export {
 export { SESSION_EVENT_PREFIX, type SessionEvent, type SessionEventReason, type SessionEventType } from './session.events.js';
 export { CsrfGuard } from './session.csrf.guard.js';
 export { AuthGuard } from './session.guard.js';
-export { SessionBusyError } from './session.user-lock.js';
+export { SessionBusyError } from './store/user-lock.js';
 export { SessionModule } from './session.module.js';
 export type { SessionModuleExtras } from './session.module-definition.js';
 export type {
@@ -24,11 +24,10 @@ export type {
   SessionLimitPolicy,
   SessionModuleOptions,
 } from './session.options.js';
-export type { SessionSchema, StandardSchemaV1 } from './session.schema.js';
+export type { SessionSchema } from './session.schema.js';
 export { SessionService, type DestroyAllOptions, type LoginOptions, type RegenerateOptions } from './session.service.js';
 export type {
   AppSessionData,
-  ReservedSessionKey,
   SessionInfo,
   SessionKey,
   SessionUserId,

@@ -1,10 +1,10 @@
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { timingSafeEqual } from 'node:crypto';
 import { CSRF_KEY, fields } from './session.data.js';
-import { CsrfTokenError, SessionStoreError } from './session.errors.js';
+import { CsrfTokenError } from './session.errors.js';
 import { SESSION_SETTINGS } from './session.internal-constants.js';
 import type { ResolvedSessionOptions } from './session.options.js';
-import { httpRequestOf, sessionContextOf } from './session.request.js';
+import { httpRequestOf, sessionContextOf, throwIfLoadFailed } from './session.request.js';
 import { SessionStore } from './session.store.js';
 
 /** Methods that must not change state, and so are never checked. */
@@ -37,7 +37,7 @@ export class CsrfGuard implements CanActivate {
     const req = httpRequestOf(context);
     if (!req || SAFE_METHODS.has(req.method)) return true;
     const current = sessionContextOf(context);
-    if (current?.storeError !== undefined) throw new SessionStoreError('load the session', current.storeError);
+    throwIfLoadFailed(current);
     const session = current?.req.session;
     if (!session || !this.store.isStored(session)) {
       const site = req.get('sec-fetch-site');
@@ -48,9 +48,11 @@ export class CsrfGuard implements CanActivate {
     if (typeof expected !== 'string') {
       throw new CsrfTokenError('this session has no token yet; render csrfToken() in the page that sends the request');
     }
-    const sent = this.tokenOf(req.get(this.settings.csrf.headerName), (req.body as Record<string, unknown> | undefined));
+    const sent = this.tokenOf(req.get(this.settings.csrf.headerName), req.body as Record<string, unknown> | undefined);
     if (sent === undefined) {
-      throw new CsrfTokenError(`no token; send it in the ${this.settings.csrf.headerName} header or the ${this.settings.csrf.fieldName} field`);
+      throw new CsrfTokenError(
+        `no token; send it in the ${this.settings.csrf.headerName} header or the ${this.settings.csrf.fieldName} field`,
+      );
     }
     if (!sameToken(sent, expected)) throw new CsrfTokenError('the token does not match this session');
     return true;

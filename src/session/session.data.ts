@@ -26,6 +26,17 @@ function isUnsafeKey(key: string, nested: boolean): boolean {
   );
 }
 
+/** `true` for a value that names a user: not `undefined`, `null` or `''`. */
+export function isUserId(value: unknown): boolean {
+  return value !== undefined && value !== null && value !== '';
+}
+
+/** The user id a session's data holds (under the `userIdField` option), or `undefined` when it holds none. */
+export function userIdOf(data: object, settings: { userIdField: string }): unknown {
+  const value = (data as Record<string, unknown>)[settings.userIdField];
+  return isUserId(value) ? value : undefined;
+}
+
 /** A session's fields, for reading and writing by key. */
 export function fields(session: object): Record<string, unknown> {
   return session as Record<string, unknown>;

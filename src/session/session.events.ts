@@ -1,8 +1,9 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { SESSION_SETTINGS } from './session.internal-constants.js';
 import type { ResolvedSessionOptions } from './session.options.js';
 import type { SessionUserId } from './session.types.js';
+import { sessionLogger } from './session.logger.js';
 
 /** What happened to a session. */
 export type SessionEventType = 'created' | 'destroyed' | 'revoked' | 'expired' | 'invalid' | 'rejected';
@@ -51,7 +52,7 @@ interface Emitter {
 /** Delivers lifecycle events to the `onEvent` option and, when the application has it, to `@nestjs/event-emitter`. */
 @Injectable()
 export class SessionEvents implements OnApplicationBootstrap {
-  private readonly logger = new Logger('SessionModule');
+  private readonly logger = sessionLogger;
   private emitter?: Emitter;
   /** Listeners inside the library (the socket registry), called before the application's. */
   private readonly listeners = new Set<(event: SessionEvent) => void>();
@@ -86,7 +87,9 @@ export class SessionEvents implements OnApplicationBootstrap {
       this.settings.onEvent?.(event);
       this.emitter?.emit(`${SESSION_EVENT_PREFIX}${type}`, event);
     } catch (error) {
-      this.logger.error(`A session event listener failed on ${type}: ${error instanceof Error ? error.message : String(error)}`);
+      this.logger.error(
+        `A session event listener failed on ${type}: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
   }
 }

@@ -1,9 +1,10 @@
-import { Injectable, Logger, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { Public } from './decorators/public.decorator.js';
 import { sessionContextOf } from './session.request.js';
 import { SessionService } from './session.service.js';
 import { inTransport } from './transports/socket.context.js';
+import { sessionLogger } from './session.logger.js';
 
 /**
  * Lets a request through when its session is authenticated (the `userIdField` is set, or the
@@ -18,7 +19,7 @@ import { inTransport } from './transports/socket.context.js';
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
-  private readonly logger = new Logger('SessionModule');
+  private readonly logger = sessionLogger;
   private readonly warned = new Set<string>();
 
   constructor(

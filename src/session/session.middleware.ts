@@ -1,4 +1,3 @@
-import { Logger } from '@nestjs/common';
 import session from 'express-session';
 import type { Request, RequestHandler, Response } from 'express';
 import {
@@ -14,6 +13,7 @@ import { sessionContext, type SessionContext } from './session.internal-constant
 import type { ResolvedSessionOptions } from './session.options.js';
 import type { SessionRejections } from './session.rejections.js';
 import type { SessionStore } from './session.store.js';
+import { sessionLogger } from './session.logger.js';
 
 /**
  * The middleware `SessionModule` mounts on every route: it opens the request context that
@@ -119,7 +119,7 @@ function forwardedHttps(req: Request): boolean {
 
 /** The `secure: 'auto'` warning, logged once per process. */
 class OnceLogger {
-  private readonly logger = new Logger('SessionModule');
+  private readonly logger = sessionLogger;
   private logged = false;
 
   warn(): void {

@@ -1,6 +1,5 @@
 import {
   Inject,
-  Logger,
   Module,
   RequestMethod,
   type MiddlewareConsumer,
@@ -24,6 +23,7 @@ import { SessionEvents } from './session.events.js';
 import { SessionRejections } from './session.rejections.js';
 import { SessionStore } from './session.store.js';
 import { SessionSockets } from './transports/socket-sessions.service.js';
+import { sessionLogger } from './session.logger.js';
 
 /**
  * Typed sessions stored in MongoDB. Mounts express-session with a connect-mongo store on every route, and
@@ -41,10 +41,19 @@ import { SessionSockets } from './transports/socket-sessions.service.js';
       useFactory: (settings: ResolvedSessionOptions, events: SessionEvents) =>
         settings.client
           ? new SessionStore(settings, settings.client, false, events)
-          : new SessionStore(settings, new MongoClient(settings.uri!, { serverSelectionTimeoutMS: settings.storeTimeoutMs }), true, events),
+          : new SessionStore(
+              settings,
+              new MongoClient(settings.uri!, { serverSelectionTimeoutMS: settings.storeTimeoutMs }),
+              true,
+              events,
+            ),
       inject: [SESSION_SETTINGS, SessionEvents],
     },
-    { provide: SessionRejections, useFactory: (events: SessionEvents) => new SessionRejections(events), inject: [SessionEvents] },
+    {
+      provide: SessionRejections,
+      useFactory: (events: SessionEvents) => new SessionRejections(events),
+      inject: [SessionEvents],
+    },
     SessionService,
     AuthGuard,
     CsrfGuard,
@@ -53,7 +62,16 @@ import { SessionSockets } from './transports/socket-sessions.service.js';
     SessionSockets,
   ],
   // The settings and the store are exported for the guards users put in their own modules (CsrfGuard).
-  exports: [SESSION_SETTINGS, SessionStore, SessionService, AuthGuard, CsrfGuard, LogoutInterceptor, PasswordChangeInterceptor, SessionSockets],
+  exports: [
+    SESSION_SETTINGS,
+    SessionStore,
+    SessionService,
+    AuthGuard,
+    CsrfGuard,
+    LogoutInterceptor,
+    PasswordChangeInterceptor,
+    SessionSockets,
+  ],
 })
 export class SessionModule
   extends ConfigurableModuleClass
@@ -89,7 +107,7 @@ export class SessionModule
     const instance = adapter?.getInstance() as { get?(setting: string): unknown } | undefined;
     if (typeof instance?.get !== 'function' || adapter.getHttpServer() instanceof HttpsServer) return;
     if (instance.get('trust proxy')) return;
-    new Logger('SessionModule').warn(
+    sessionLogger.warn(
       "The session cookie is Secure (cookie.secure or cookie.hostPrefix), but this application serves plain HTTP and Express 'trust proxy' is off: " +
         "logins will fail unless the requests arrive over HTTPS. Behind a TLS proxy, call app.set('trust proxy', 1).",
     );

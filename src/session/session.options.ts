@@ -1,6 +1,7 @@
 import type { MiddlewareConsumer } from '@nestjs/common';
 import type { MongoClient, WriteConcernSettings } from 'mongodb';
 import type { AppSessionData, SessionKey } from './session.types.js';
+import { userIdOf } from './session.data.js';
 import { SessionOptionsError } from './session.errors.js';
 import type { SessionEvent } from './session.events.js';
 import type { SessionSchema } from './session.schema.js';
@@ -231,7 +232,11 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
 
   const secrets = typeof options.secret === 'string' ? [options.secret] : options.secret;
   if (!Array.isArray(secrets) || secrets.length === 0 || secrets.some((s) => typeof s !== 'string' || s === '')) {
-    fail('secret', 'is required: a non-empty string, or a non-empty array of them', 'Read it from the environment, e.g. secret: process.env.SESSION_SECRET.');
+    fail(
+      'secret',
+      'is required: a non-empty string, or a non-empty array of them',
+      'Read it from the environment, e.g. secret: process.env.SESSION_SECRET.',
+    );
   }
 
   if (options.uri === undefined && options.client === undefined) {
@@ -241,33 +246,61 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
     fail('uri', 'and `client` are both given', 'Pass one of them.');
   }
   if (options.uri !== undefined && (typeof options.uri !== 'string' || !/^mongodb(\+srv)?:\/\//.test(options.uri))) {
-    fail('uri', `must be a MongoDB connection string, got ${JSON.stringify(options.uri)}`, "It starts with 'mongodb://' or 'mongodb+srv://'.");
+    fail(
+      'uri',
+      `must be a MongoDB connection string, got ${JSON.stringify(options.uri)}`,
+      "It starts with 'mongodb://' or 'mongodb+srv://'.",
+    );
   }
-  if (options.client !== undefined && (typeof options.client !== 'object' || typeof options.client?.db !== 'function')) {
+  if (
+    options.client !== undefined &&
+    (typeof options.client !== 'object' || typeof options.client?.db !== 'function')
+  ) {
     fail('client', 'must be a MongoClient from the mongodb driver', 'Pass new MongoClient(uri), or use `uri`.');
   }
 
   for (const key of ['dbName', 'collectionName', 'name'] as const) {
     const value = options[key];
     if (value !== undefined && (typeof value !== 'string' || value === '' || /[\s$]/.test(value))) {
-      fail(key, `must be a non-empty name without spaces or '$', got ${JSON.stringify(value)}`, 'Leave it out for the default.');
+      fail(
+        key,
+        `must be a non-empty name without spaces or '$', got ${JSON.stringify(value)}`,
+        'Leave it out for the default.',
+      );
     }
   }
 
   const userIdField: string = options.userIdField ?? 'userId';
-  if (typeof userIdField !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(userIdField) || userIdField === 'cookie' || userIdField === 'lastModified') {
-    fail('userIdField', `must be a plain top-level session key, got ${JSON.stringify(userIdField)}`, "Default: 'userId'.");
+  if (
+    typeof userIdField !== 'string' ||
+    !/^[A-Za-z_][A-Za-z0-9_]*$/.test(userIdField) ||
+    userIdField === 'cookie' ||
+    userIdField === 'lastModified'
+  ) {
+    fail(
+      'userIdField',
+      `must be a plain top-level session key, got ${JSON.stringify(userIdField)}`,
+      "Default: 'userId'.",
+    );
   }
 
   const autoRemove = options.autoRemove ?? 'native';
   if (!AUTO_REMOVE_MODES.includes(autoRemove)) {
-    fail('autoRemove', `must be one of ${AUTO_REMOVE_MODES.join(', ')}, got ${JSON.stringify(autoRemove)}`, "Use 'interval' on servers without TTL indexes (FerretDB 1.x).");
+    fail(
+      'autoRemove',
+      `must be one of ${AUTO_REMOVE_MODES.join(', ')}, got ${JSON.stringify(autoRemove)}`,
+      "Use 'interval' on servers without TTL indexes (FerretDB 1.x).",
+    );
   }
 
   const cookie = options.cookie ?? {};
   const sameSite = cookie.sameSite ?? 'lax';
   if (!SAME_SITE_VALUES.includes(sameSite)) {
-    fail('cookie.sameSite', `must be 'lax', 'strict', 'none' or a boolean, got ${JSON.stringify(sameSite)}`, "Default: 'lax'.");
+    fail(
+      'cookie.sameSite',
+      `must be 'lax', 'strict', 'none' or a boolean, got ${JSON.stringify(sameSite)}`,
+      "Default: 'lax'.",
+    );
   }
   const hostPrefix = cookie.hostPrefix ?? false;
   const secure = cookie.secure ?? (hostPrefix ? true : 'auto');
@@ -275,16 +308,35 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
     fail('cookie.secure', `must be true, false or 'auto', got ${JSON.stringify(secure)}`, "Default: 'auto'.");
   }
   if (sameSite === 'none' && secure !== true) {
-    fail('cookie.sameSite', "is 'none' but cookie.secure is not true; browsers reject such cookies", "Set cookie.secure: true, or keep sameSite: 'lax'.");
+    fail(
+      'cookie.sameSite',
+      "is 'none' but cookie.secure is not true; browsers reject such cookies",
+      "Set cookie.secure: true, or keep sameSite: 'lax'.",
+    );
   }
   const path = cookie.path ?? '/';
   if (typeof path !== 'string' || !path.startsWith('/')) {
     fail('cookie.path', `must start with '/', got ${JSON.stringify(path)}`, "Default: '/'.");
   }
   if (hostPrefix) {
-    if (secure === false) fail('cookie.secure', 'is false, but a __Host- cookie must be Secure', 'Leave it out (true) or set cookie.hostPrefix: false.');
-    if (cookie.domain !== undefined) fail('cookie.domain', 'is set, but a __Host- cookie must have no Domain', 'Remove cookie.domain or set cookie.hostPrefix: false.');
-    if (path !== '/') fail('cookie.path', `is ${JSON.stringify(path)}, but a __Host- cookie must have Path=/`, "Use '/' or set cookie.hostPrefix: false.");
+    if (secure === false)
+      fail(
+        'cookie.secure',
+        'is false, but a __Host- cookie must be Secure',
+        'Leave it out (true) or set cookie.hostPrefix: false.',
+      );
+    if (cookie.domain !== undefined)
+      fail(
+        'cookie.domain',
+        'is set, but a __Host- cookie must have no Domain',
+        'Remove cookie.domain or set cookie.hostPrefix: false.',
+      );
+    if (path !== '/')
+      fail(
+        'cookie.path',
+        `is ${JSON.stringify(path)}, but a __Host- cookie must have Path=/`,
+        "Use '/' or set cookie.hostPrefix: false.",
+      );
   }
 
   if (options.isAuthenticated !== undefined && typeof options.isAuthenticated !== 'function') {
@@ -292,7 +344,11 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
   }
   const schema = options.schema;
   if (schema !== undefined && typeof schema !== 'function' && typeof schema?.['~standard']?.validate !== 'function') {
-    fail('schema', 'must be a Standard Schema validator (zod, valibot, arktype…) or a function (data) => data', 'Pass e.g. z.object({ … }).');
+    fail(
+      'schema',
+      'must be a Standard Schema validator (zod, valibot, arktype…) or a function (data) => data',
+      'Pass e.g. z.object({ … }).',
+    );
   }
   if (options.touchAfter !== undefined && (typeof options.touchAfter !== 'number' || !(options.touchAfter >= 0))) {
     fail('touchAfter', `must be a number of seconds >= 0, got ${JSON.stringify(options.touchAfter)}`, 'Default: 60.');
@@ -300,29 +356,58 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
   if (options.ttl !== undefined && options.idleTimeout !== undefined) {
     fail('ttl', 'and `idleTimeout` are both given; ttl is the former name of idleTimeout', 'Keep idleTimeout.');
   }
-  const idleTimeout = positiveNumber(options.ttl !== undefined ? 'ttl' : 'idleTimeout', options.ttl ?? options.idleTimeout, 86_400, 'seconds');
+  const idleTimeout = positiveNumber(
+    options.ttl !== undefined ? 'ttl' : 'idleTimeout',
+    options.ttl ?? options.idleTimeout,
+    86_400,
+    'seconds',
+  );
   const touchAfter = options.touchAfter ?? Math.min(60, idleTimeout / 2);
   if (touchAfter >= idleTimeout) {
-    fail('touchAfter', `(${touchAfter} s) must be shorter than idleTimeout (${idleTimeout} s), or sessions expire while in use`, 'Lower touchAfter.');
+    fail(
+      'touchAfter',
+      `(${touchAfter} s) must be shorter than idleTimeout (${idleTimeout} s), or sessions expire while in use`,
+      'Lower touchAfter.',
+    );
   }
-  const absoluteTimeout = options.absoluteTimeout === undefined ? undefined : positiveNumber('absoluteTimeout', options.absoluteTimeout, 0, 'seconds');
+  const absoluteTimeout =
+    options.absoluteTimeout === undefined
+      ? undefined
+      : positiveNumber('absoluteTimeout', options.absoluteTimeout, 0, 'seconds');
   const maxSessionsPerUser = options.maxSessionsPerUser;
   if (maxSessionsPerUser !== undefined && (!Number.isInteger(maxSessionsPerUser) || maxSessionsPerUser < 1)) {
-    fail('maxSessionsPerUser', `must be a whole number >= 1, got ${JSON.stringify(maxSessionsPerUser)}`, 'Leave it out for no limit.');
+    fail(
+      'maxSessionsPerUser',
+      `must be a whole number >= 1, got ${JSON.stringify(maxSessionsPerUser)}`,
+      'Leave it out for no limit.',
+    );
   }
   const onSessionLimit = options.onSessionLimit ?? 'evict-oldest';
   if (onSessionLimit !== 'evict-oldest' && onSessionLimit !== 'refuse') {
-    fail('onSessionLimit', `must be 'evict-oldest' or 'refuse', got ${JSON.stringify(onSessionLimit)}`, "Default: 'evict-oldest'.");
+    fail(
+      'onSessionLimit',
+      `must be 'evict-oldest' or 'refuse', got ${JSON.stringify(onSessionLimit)}`,
+      "Default: 'evict-oldest'.",
+    );
   }
   const writeConcern = options.writeConcern ?? { w: 'majority' };
   if (typeof writeConcern !== 'object' || writeConcern === null || Array.isArray(writeConcern)) {
-    fail('writeConcern', `must be a write concern object, got ${JSON.stringify(writeConcern)}`, "Default: { w: 'majority' }.");
+    fail(
+      'writeConcern',
+      `must be a write concern object, got ${JSON.stringify(writeConcern)}`,
+      "Default: { w: 'majority' }.",
+    );
   }
   const exclude = options.exclude ?? [];
   const validRoute = (route: unknown) =>
-    typeof route === 'string' || (typeof route === 'object' && route !== null && typeof (route as { path?: unknown }).path === 'string');
+    typeof route === 'string' ||
+    (typeof route === 'object' && route !== null && typeof (route as { path?: unknown }).path === 'string');
   if (!Array.isArray(exclude) || !exclude.every(validRoute)) {
-    fail('exclude', 'must be an array of paths or { path, method } objects', "E.g. exclude: ['health', 'assets/{*path}'].");
+    fail(
+      'exclude',
+      'must be an array of paths or { path, method } objects',
+      "E.g. exclude: ['health', 'assets/{*path}'].",
+    );
   }
   if (cookie.persistent !== undefined && typeof cookie.persistent !== 'boolean') {
     fail('cookie.persistent', `must be true or false, got ${JSON.stringify(cookie.persistent)}`, 'Default: false.');
@@ -337,13 +422,21 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
       ? undefined
       : positiveNumber('rememberMe.absoluteTimeout', rememberMe.absoluteTimeout, 0, 'seconds');
   if (options.noStoreAuthenticated !== undefined && typeof options.noStoreAuthenticated !== 'boolean') {
-    fail('noStoreAuthenticated', `must be true or false, got ${JSON.stringify(options.noStoreAuthenticated)}`, 'Default: true.');
+    fail(
+      'noStoreAuthenticated',
+      `must be true or false, got ${JSON.stringify(options.noStoreAuthenticated)}`,
+      'Default: true.',
+    );
   }
   const csrf = options.csrf ?? {};
   for (const key of ['headerName', 'fieldName'] as const) {
     const value = csrf[key];
     if (value !== undefined && (typeof value !== 'string' || !/^[A-Za-z0-9_-]+$/.test(value))) {
-      fail(`csrf.${key}`, `must be a plain header or field name, got ${JSON.stringify(value)}`, 'Leave it out for the default.');
+      fail(
+        `csrf.${key}`,
+        `must be a plain header or field name, got ${JSON.stringify(value)}`,
+        'Leave it out for the default.',
+      );
     }
   }
   if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
@@ -376,12 +469,7 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
     autoRemove,
     autoRemoveInterval: positiveNumber('autoRemoveInterval', options.autoRemoveInterval, 10, 'minutes'),
     userIdField,
-    isAuthenticated:
-      options.isAuthenticated ??
-      ((session) => {
-        const id = (session as Record<string, unknown>)[userIdField];
-        return id !== undefined && id !== null && id !== '';
-      }),
+    isAuthenticated: options.isAuthenticated ?? ((session) => userIdOf(session, { userIdField }) !== undefined),
     storeTimeoutMs: positiveNumber('storeTimeoutMs', options.storeTimeoutMs, 5_000, 'milliseconds'),
     schema,
     maxSessionsPerUser,

@@ -1,5 +1,5 @@
-import { Logger } from '@nestjs/common';
 import type { SessionEvents } from './session.events.js';
+import { sessionLogger } from './session.logger.js';
 
 /** Why a session cookie was refused. */
 export type RejectionReason = 'bad-signature' | 'unknown-id';
@@ -14,7 +14,7 @@ const EVENTS_PER_WINDOW = 100;
  * logs without flooding them. Neither carries a session id.
  */
 export class SessionRejections {
-  private readonly logger = new Logger('SessionModule');
+  private readonly logger = sessionLogger;
   private windowStart = 0;
   private emitted = 0;
   private readonly counts: Record<RejectionReason, number> = { 'bad-signature': 0, 'unknown-id': 0 };

@@ -1,4 +1,5 @@
 import type { ExecutionContext } from '@nestjs/common';
+import { SessionStoreError } from './session.errors.js';
 import type { Request } from 'express';
 import { sessionContext, type SessionContext } from './session.internal-constants.js';
 import { isSocketContext } from './transports/socket.context.js';
@@ -32,4 +33,12 @@ export function sessionContextOf(context: ExecutionContext): SessionContext | un
   }
   const req = httpRequestOf(context);
   return req !== undefined && current?.req === req ? current : undefined;
+}
+
+/**
+ * Throws when MongoDB could not load the session of this request: every reader of the session answers 503
+ * (`SessionStoreError`) then, never as if there were no session.
+ */
+export function throwIfLoadFailed(context: SessionContext | undefined): void {
+  if (context?.storeError !== undefined) throw new SessionStoreError('load the session', context.storeError);
 }

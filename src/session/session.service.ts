@@ -1,6 +1,7 @@
 import { ForbiddenException, HttpException, Inject, Injectable, Optional, UnauthorizedException } from '@nestjs/common';
 import type { Session as ExpressSession } from 'express-session';
-import { assertStorable, CSRF_KEY, fields, sessionData } from './session.data.js';
+import { assertStorable, CSRF_KEY, fields, sessionData, userIdOf } from './session.data.js';
+import { throwIfLoadFailed } from './session.request.js';
 import { randomBytes } from 'node:crypto';
 import {
   SessionCookieError,
@@ -130,8 +131,7 @@ export class SessionService<S extends object = AppSessionData> {
   /** The user id of the current session, or `undefined` when nobody is logged in. */
   userId(): SessionUserId<S> | undefined {
     const session = this.session;
-    const value = session && fields(session)[this.settings.userIdField];
-    return (value ?? undefined) as SessionUserId<S> | undefined;
+    return (session && userIdOf(session, this.settings)) as SessionUserId<S> | undefined;
   }
 
   /**
@@ -147,7 +147,7 @@ export class SessionService<S extends object = AppSessionData> {
    */
   requireUserId(): SessionUserId<S> {
     const userId = this.userId();
-    if (userId === undefined || userId === ('' as unknown)) throw new UnauthorizedException('Authentication required');
+    if (userId === undefined) throw new UnauthorizedException('Authentication required');
     return userId;
   }
 
@@ -187,7 +187,7 @@ export class SessionService<S extends object = AppSessionData> {
     } else {
       // Under the user's lock, as per-user deletions are: no deletion can run between the new document's
       // insert and the old one's delete, which a multi-document delete (not a snapshot) could miss.
-      const userId = fields(old)[this.settings.userIdField];
+      const userId = userIdOf(old, this.settings);
       const rotate = () => this.store.rotateKeeping(req, kept);
       const outcome = await this.guarded('regenerate the session', () =>
         userId === undefined ? rotate() : this.store.withUserLock(userId, rotate),
@@ -208,8 +208,8 @@ export class SessionService<S extends object = AppSessionData> {
    * @throws SessionStoreError (503) when MongoDB failed; no session and no cookie come out of the request.
    */
   async login(data: S, options: LoginOptions = {}): Promise<void> {
-    const userId = fields(data)[this.settings.userIdField];
-    if (userId === undefined || userId === null || userId === '') {
+    const userId = userIdOf(data, this.settings);
+    if (userId === undefined) {
       throw new SessionDataError(`login() needs data.${this.settings.userIdField}, the user id (option userIdField).`);
     }
     for (const [key, value] of Object.entries(data)) assertStorable(key, value);
@@ -276,7 +276,7 @@ export class SessionService<S extends object = AppSessionData> {
    */
   async listForUser(userId: SessionUserId<S>): Promise<SessionInfo<S>[]> {
     const currentKey = this.currentKey();
-    const documents = await callStoreAsync('list the sessions', () => this.store.findByUser(userId));
+    const documents = await callStoreAsync('list the sessions', () => this.store.sessions.findByUser(userId));
     return documents.map((document: SessionDocument) => ({
       handle: handleOfKey(document._id),
       current: document._id === currentKey,
@@ -296,7 +296,7 @@ export class SessionService<S extends object = AppSessionData> {
    * cookie, as `destroy()` does.
    */
   async revoke(userId: SessionUserId<S>, handle: string): Promise<boolean> {
-    const documents = await callStoreAsync('list the sessions', () => this.store.findByUser(userId));
+    const documents = await callStoreAsync('list the sessions', () => this.store.sessions.findByUser(userId));
     const target = documents.find((document) => handleOfKey(document._id) === handle);
     if (!target) return false;
     this.noStore();
@@ -304,7 +304,7 @@ export class SessionService<S extends object = AppSessionData> {
       await this.end('revoked', 'revoke');
       return true;
     }
-    const deleted = await callStoreAsync('delete the session', () => this.store.deleteByUser(userId, { only: target._id }));
+    const deleted = await callStoreAsync('delete the session', () => this.store.sessions.deleteByUser(userId, { only: target._id }));
     if (deleted > 0) this.events.emit('revoked', handle, userId, 'revoke');
     return deleted > 0;
   }
@@ -325,13 +325,13 @@ export class SessionService<S extends object = AppSessionData> {
     const current = sessionContext.getStore()?.req.session;
     this.noStore();
     let ended = 0;
-    if (current && !options.exceptCurrent && fields(current)[this.settings.userIdField] === userId) {
+    if (current && !options.exceptCurrent && userIdOf(current, this.settings) === userId) {
       await this.end('revoked', reason);
       ended = 1;
     }
     const keepKey = options.exceptCurrent ? this.currentKey() : undefined;
-    const others = await callStoreAsync('list the sessions', () => this.store.findByUser(userId));
-    const deleted = await callStoreAsync('delete the sessions', () => this.store.deleteByUser(userId, { except: keepKey }));
+    const others = await callStoreAsync('list the sessions', () => this.store.sessions.findByUser(userId));
+    const deleted = await callStoreAsync('delete the sessions', () => this.store.sessions.deleteByUser(userId, { except: keepKey }));
     for (const document of others) {
       if (document._id !== keepKey) this.events.emit('revoked', handleOfKey(document._id), userId, reason);
     }
@@ -343,7 +343,7 @@ export class SessionService<S extends object = AppSessionData> {
     const { req, res } = this.loaded('destroy');
     const session = req.session as ExpressSession | undefined;
     if (session) {
-      const userId = fields(session)[this.settings.userIdField];
+      const userId = userIdOf(session, this.settings);
       await this.guarded('delete the session', () => callStore((done) => session.destroy(done)));
       this.events.emit(type, sessionHandle(session.id), userId, reason);
     }
@@ -356,14 +356,14 @@ export class SessionService<S extends object = AppSessionData> {
    */
   private async makeRoom(userId: unknown, limit: number): Promise<void> {
     const currentKey = this.currentKey();
-    const sessions = (await this.store.findByUser(userId)).filter((document) => document._id !== currentKey);
+    const sessions = (await this.store.sessions.findByUser(userId)).filter((document) => document._id !== currentKey);
     if (sessions.length < limit) return;
     if (this.settings.onSessionLimit === 'refuse') {
       throw new ForbiddenException(`Too many active sessions for this account (at most ${limit}): log out on another device first.`);
     }
     sessions.sort((a, b) => loginTime(a) - loginTime(b));
     const evicted = sessions.slice(0, sessions.length - limit + 1);
-    await this.store.deleteByUser(userId, { only: evicted.map((document) => document._id) });
+    await this.store.sessions.deleteByUser(userId, { only: evicted.map((document) => document._id) });
     for (const document of evicted) this.events.emit('revoked', handleOfKey(document._id), userId, 'session-limit');
   }
 
@@ -446,7 +446,7 @@ export class SessionService<S extends object = AppSessionData> {
   /** The context, once the session middleware loaded the session (or found none). */
   private loaded(method: string): SessionContext {
     const context = this.context(method);
-    if (context.storeError !== undefined) throw new SessionStoreError('load the session', context.storeError);
+    throwIfLoadFailed(context);
     return context;
   }
 

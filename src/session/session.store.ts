@@ -1,57 +1,22 @@
-import { Logger } from '@nestjs/common';
 import { MongoStore } from 'connect-mongo';
 import type { Request } from 'express';
 import type { Session, SessionData } from 'express-session';
-import type { Collection, MongoClient } from 'mongodb';
-import { csrfField, sessionData, storedSession } from './session.data.js';
-import { SessionOptionsError } from './session.errors.js';
+import type { MongoClient } from 'mongodb';
+import { csrfField, sessionData, storedSession, userIdOf } from './session.data.js';
 import type { SessionEvents } from './session.events.js';
-import { SessionExpiry } from './session.expiry.js';
 import { handleOfKey, storageKey } from './session.ids.js';
+import { sessionLogger } from './session.logger.js';
 import type { ResolvedSessionOptions } from './session.options.js';
 import { checkSessionData } from './session.schema.js';
-import { UserLock } from './session.user-lock.js';
-import { ClientRecovery } from './store/client-recovery.js';
+import { SessionCollection } from './store/session-collection.js';
+import { freshMeta, type SessionDocument, type SessionMeta } from './store/session-document.js';
+import { SessionExpiry } from './store/session-expiry.js';
+import { StoreCalls } from './store/store-calls.js';
+import { UserLock } from './store/user-lock.js';
 
-/**
- * A session as stored in MongoDB: the data as a document (connect-mongo's `stringify: false` layout), under
- * the hash of its id (`storageKey`), never the id itself.
- */
-export interface SessionDocument extends Partial<SessionMeta> {
-  /** `storageKey(sessionId)`. */
-  _id: string;
-  session: Record<string, unknown>;
-  expires: Date;
-}
-
-/** What the store keeps beside the data: times and the device, recorded at creation and login. */
-export interface SessionMeta {
-  /** When the session was created. */
-  createdAt: Date;
-  /** When its user logged in; the start of the absolute timeout. */
-  loginAt?: Date;
-  /** Last write or touch (as often as touch throttling allows). */
-  lastSeenAt: Date;
-  /** `User-Agent` at login, cut to 256 characters. */
-  userAgent?: string;
-  /** Client address at login (`req.ip`, which honours Express `trust proxy`). */
-  ip?: string;
-  /** Logged in with "remember me": the `rememberMe` timeouts apply, and the cookie is persistent. */
-  remember?: boolean;
-}
+export type { SessionDocument, SessionMeta } from './store/session-document.js';
 
 type Callback<T = void> = (error: unknown, result?: T) => void;
-
-/** The store took longer than `storeTimeoutMs`. */
-export class StoreTimeoutError extends Error {
-  override readonly name = 'StoreTimeoutError';
-}
-
-/** MongoDB error codes meaning "this server does not implement that" (FerretDB 1.x for TTL indexes). */
-const NOT_IMPLEMENTED_CODES = new Set([115, 238]);
-
-/** `createIndex` with other options than the existing index's. */
-const INDEX_OPTIONS_CONFLICT = 85;
 
 /** What the store knows of one session object while a request holds it. */
 interface SessionRecord {
@@ -71,45 +36,33 @@ export type RotationOutcome = 'rotated' | 'ended';
 /** Unknown-id lookups waiting for the middleware to report them, at most. */
 const MAX_PENDING_UNKNOWN = 1000;
 
-/** Expired sessions deleted per cleanup batch. */
-const CLEANUP_BATCH = 500;
-
 /**
- * The connect-mongo store behind the session middleware, with the guarantees connect-mongo lacks:
+ * The express-session store behind the session middleware: connect-mongo's, with the guarantees it lacks.
  *
  * - a session loaded from MongoDB is only ever updated, never upserted: once it is destroyed (logout,
  *   revocation, expiry), a request still in flight cannot write it back; only a session created in this
  *   request is inserted;
  * - a rotation that keeps data writes the new document before deleting the old one, and gives the new one
- *   up when the old one was already gone: a per-user deletion cannot miss a session that is changing its id;
- * - every call is bounded by `storeTimeoutMs`, and an outage is logged once, with the recovery;
+ *   up when the old one was no longer live: a per-user deletion cannot miss a session changing its id;
+ * - every call is bounded by `storeTimeoutMs` (`StoreCalls`), and an outage is logged once, with the recovery;
  * - a stored document that is not a session, or fails the `schema` option, is treated as no session and
- *   deleted; expiry follows the timeouts in force (`SessionExpiry`), and cleanup reports what it removes.
+ *   deleted; expiry follows the timeouts in force (`SessionExpiry`).
  *
- * Sessions are stored as documents (`stringify: false`) so that the user id is queryable through an index.
+ * It extends connect-mongo's `MongoStore` for what it does not override (`all`, `length`, `clear`), given
+ * only the options those read. Per-user queries, indexes and cleanup live in `SessionCollection` (`sessions`),
+ * the per-user lock in `UserLock`. Sessions are stored as documents (`stringify: false`), under the hash of
+ * their id, so that the user id is queryable through an index and the collection holds no usable id.
  */
 export class SessionStore extends MongoStore {
-  /** The sessions collection. */
-  readonly collection: Collection<SessionDocument>;
+  /** The sessions collection: per-user queries, indexes, cleanup. */
+  readonly sessions: SessionCollection;
   /** The expiry rules in force. */
   readonly expiry: SessionExpiry;
-  private readonly logger = new Logger('SessionModule');
-  private readonly userIdPath: string;
+  private readonly logger = sessionLogger;
+  private readonly calls: StoreCalls;
   private readonly userLock: UserLock;
   /** Per session object: whether it is stored, whether it was ended meanwhile, what was written, its times. */
   private readonly records = new WeakMap<object, SessionRecord>();
-  private indexes?: Promise<void>;
-  private cleanupTimer?: NodeJS.Timeout;
-  private unreachable = false;
-  private closing = false;
-  private reconnecting?: Promise<void>;
-  /** Reconnects the client when the driver's server monitor hangs (see `ClientRecovery`). */
-  private readonly recovery: ClientRecovery;
-  /**
-   * Ids of new sessions whose insert failed in an outage, or timed out: the server may still apply it later,
-   * though no client was given the id. Deleted once MongoDB answers again.
-   */
-  private readonly unsettled = new Set<string>();
   /** Session ids whose lookup found no document, until the middleware takes them (`wasUnknown`). */
   private readonly unknown = new Set<string>();
 
@@ -119,54 +72,43 @@ export class SessionStore extends MongoStore {
     private readonly ownsClient: boolean,
     private readonly events: SessionEvents,
   ) {
+    // Only what connect-mongo's own methods read; its TTL index is not wanted (a server without TTL indexes
+    // would fail every call), the cleanup is `SessionCollection`'s.
     super({
       client,
       dbName: settings.dbName,
       collectionName: settings.collectionName,
-      ttl: settings.idleTimeout,
-      touchAfter: settings.touchAfter,
       stringify: false,
-      // Cleanup is done below: connect-mongo's own TTL index, when the server refuses it, fails every call.
       autoRemove: 'disabled',
     });
     const db = client.db(settings.dbName);
     // Reads from the primary, writes acknowledged as configured (a majority by default): after a failover,
     // an ended session stays ended.
     const durability = { writeConcern: settings.writeConcern, readPreference: 'primary' } as const;
-    this.collection = db.collection<SessionDocument>(settings.collectionName, durability);
+    const documents = db.collection<SessionDocument>(settings.collectionName, durability);
     this.expiry = new SessionExpiry(settings);
-    this.userIdPath = `session.${settings.userIdField}`;
+    this.calls = new StoreCalls(client, documents, settings.storeTimeoutMs, ownsClient);
+    this.sessions = new SessionCollection(documents, settings, this.expiry, this.calls, events);
     this.userLock = new UserLock(
       db.collection(`${settings.collectionName}_locks`, durability),
-      // The section under the lock makes at most four store calls, each bounded by storeTimeoutMs.
+      // The sections under the lock make at most four store calls, each bounded by storeTimeoutMs.
       5 * settings.storeTimeoutMs,
       settings.storeTimeoutMs,
     );
-    this.recovery = new ClientRecovery(client, settings.storeTimeoutMs, ownsClient);
   }
 
-  /**
-   * Creates the indexes and starts the cleanup timer. An unreachable server is logged and the application
-   * boots anyway (the indexes are created on the first per-user call); a server that refuses the TTL index
-   * is a configuration error.
-   *
-   * @throws SessionOptionsError when `autoRemove: 'native'` is used against a server without TTL indexes.
-   */
-  async init(): Promise<void> {
-    if (this.settings.autoRemove !== 'disabled' && !this.cleanupTimer) {
-      this.cleanupTimer = setInterval(() => void this.removeExpired(), this.settings.autoRemoveInterval * 60_000);
-      this.cleanupTimer.unref();
-    }
-    try {
-      await this.run(() => this.ensureIndexes());
-    } catch (error) {
-      if (error instanceof SessionOptionsError) throw error;
-      this.failed(error);
-    }
+  /** The sessions collection itself. */
+  private get documents() {
+    return this.sessions.documents;
+  }
+
+  /** Creates the indexes and starts the cleanup (see `SessionCollection.init`). */
+  init(): Promise<void> {
+    return this.sessions.init();
   }
 
   override get(sid: string, callback: Callback<SessionData | null>): void {
-    this.call(async () => {
+    this.calls.callback(async () => {
       const session = await this.read(storageKey(sid));
       if (session === undefined) {
         // Taken by the middleware as soon as this answers; bounded in case another caller never takes it.
@@ -192,21 +134,21 @@ export class SessionStore extends MongoStore {
     return Math.max(0, this.expiry.next(meta, now).getTime() - now);
   }
 
-  override set(sid: string, session: SessionData, callback: Callback = noop): void {
+  override set(sid: string, session: SessionData, callback: Callback = () => undefined): void {
     const key = storageKey(sid);
     const inserting = !this.records.get(session)?.persisted;
-    this.call(() => this.write(key, session as SessionData & Session), callback, inserting ? key : undefined);
+    this.calls.callback(() => this.write(key, session as SessionData & Session), callback, inserting ? key : undefined);
   }
 
-  override touch(sid: string, session: SessionData, callback: Callback = noop): void {
+  override touch(sid: string, session: SessionData, callback: Callback = () => undefined): void {
     // Throttled (the usual case): nothing to write, so answered at once, as connect-mongo does; express-session
     // then ends the response in one write instead of waiting for a store round trip that does nothing.
     if (!this.touchDue(session, Date.now())) return callback(null);
-    this.call(() => this.extend(storageKey(sid), session), callback);
+    this.calls.callback(() => this.extend(storageKey(sid), session), callback);
   }
 
-  override destroy(sid: string, callback: Callback = noop): void {
-    this.call(async () => void (await this.collection.deleteOne({ _id: storageKey(sid) })), callback);
+  override destroy(sid: string, callback: Callback = () => undefined): void {
+    this.calls.callback(async () => void (await this.documents.deleteOne({ _id: storageKey(sid) })), callback);
   }
 
   /**
@@ -220,8 +162,8 @@ export class SessionStore extends MongoStore {
       this.generateFor(req);
       return callback();
     }
-    this.call(
-      () => this.collection.deleteOne({ _id: storageKey(req.sessionID) }),
+    this.calls.callback(
+      () => this.documents.deleteOne({ _id: storageKey(req.sessionID) }),
       (error) => {
         if (!error) this.generateFor(req);
         callback(error ?? undefined);
@@ -246,21 +188,21 @@ export class SessionStore extends MongoStore {
     // The login time and device carry over: the absolute timeout is not reset by a rotation.
     this.records.set(fresh, { persisted: false, ended: false, meta: { ...oldRecord.meta } });
     const freshKey = storageKey(fresh.id);
-    await this.attempt(() => this.write(freshKey, fresh), freshKey);
+    await this.calls.call(() => this.write(freshKey, fresh), freshKey);
     if (!oldRecord.persisted) return 'rotated';
     let deleted: number;
     try {
       // Only a live session is carried over: one that expired meanwhile counts as ended, like a deleted one.
       const live = { $and: [{ _id: oldKey }, this.expiry.liveFilter(Date.now()) as object] };
-      deleted = (await this.attempt(() => this.collection.deleteOne(live))).deletedCount;
+      deleted = (await this.calls.call(() => this.documents.deleteOne(live))).deletedCount;
     } catch (error) {
       // Unknown whether the old session still exists: fail closed, give up the new one.
-      await this.attempt(() => this.collection.deleteOne({ _id: freshKey }), freshKey).catch(noop);
+      await this.calls.call(() => this.documents.deleteOne({ _id: freshKey }), freshKey).catch(() => undefined);
       throw error;
     }
     if (deleted === 1) return 'rotated';
     oldRecord.ended = true;
-    await this.attempt(() => this.collection.deleteMany({ _id: { $in: [freshKey, oldKey] } }), freshKey);
+    await this.calls.call(() => this.documents.deleteMany({ _id: { $in: [freshKey, oldKey] } }), freshKey);
     return 'ended';
   }
 
@@ -296,85 +238,20 @@ export class SessionStore extends MongoStore {
   }
 
   /**
-   * Deletes the sessions that the expiry rules in force have ended, and emits an `expired` event for each
-   * one it deleted; what the cleanup timer runs. Resolves to the number deleted.
-   */
-  async removeExpired(): Promise<number> {
-    let removed = 0;
-    try {
-      for (;;) {
-        const now = Date.now();
-        const expired = await this.attempt(() =>
-          this.collection
-            .find(this.expiry.expiredFilter(now) as object, {
-              projection: { expires: 1, createdAt: 1, loginAt: 1, lastSeenAt: 1, [this.userIdPath]: 1 },
-            })
-            .limit(CLEANUP_BATCH)
-            .toArray(),
-        );
-        // One by one, each filtered again: a session touched since it was read is not deleted, and each
-        // event is for a session this call deleted.
-        const deleted = await Promise.all(
-          expired.map((document) =>
-            this.attempt(() =>
-              this.collection.deleteOne({ $and: [{ _id: document._id }, this.expiry.expiredFilter(now) as object] }),
-            ).then(({ deletedCount }) => deletedCount === 1),
-          ),
-        );
-        expired.forEach((document, index) => {
-          if (!deleted[index]) return;
-          removed += 1;
-          const reason = this.expiry.expiredBecause(document, now) ?? 'idle-timeout';
-          this.events.emit('expired', handleOfKey(document._id), document.session?.[this.settings.userIdField], reason);
-        });
-        if (expired.length < CLEANUP_BATCH) return removed;
-      }
-    } catch (error) {
-      this.failed(error);
-      return removed;
-    }
-  }
-
-  /** The user's live sessions (by the expiry rules in force), through the user-id index. */
-  async findByUser(userId: unknown): Promise<SessionDocument[]> {
-    return this.attempt(async () => {
-      await this.ensureIndexes();
-      const filter = { $and: [{ [this.userIdPath]: userId }, this.expiry.liveFilter(Date.now()) as object] };
-      return this.collection.find(filter).sort({ expires: -1 }).toArray();
-    });
-  }
-
-  /**
-   * Deletes the user's sessions: all of them, all `except` one, or `only` the ones given (never another
-   * user's), by storage key. Resolves to the number deleted.
-   */
-  async deleteByUser(userId: unknown, select: { except?: string; only?: string | string[] } = {}): Promise<number> {
-    const filter: Record<string, unknown> = { [this.userIdPath]: userId };
-    if (select.except !== undefined) filter._id = { $ne: select.except };
-    if (select.only !== undefined) filter._id = { $in: Array.isArray(select.only) ? select.only : [select.only] };
-    return this.attempt(async () => {
-      await this.ensureIndexes();
-      return (await this.collection.deleteMany(filter)).deletedCount;
-    });
-  }
-
-  /**
-   * Runs `section` while holding the user's lock (a document in `<collection>_locks`), so that concurrent
-   * logins of one user are counted one after the other (the session limit).
+   * Runs `section` while holding the user's lock (a document in `<collection>_locks`): logins under the
+   * session limit, rotations that keep data and per-user deletions of one user happen one at a time.
    *
-   * @throws SessionBusyError (429) when other logins of the user hold the lock for longer than
+   * @throws SessionBusyError (429) when other changes of the user's sessions hold the lock for longer than
    * `storeTimeoutMs`.
    */
   withUserLock<T>(userId: unknown, section: () => Promise<T>): Promise<T> {
-    return this.userLock.run(userId, (operation) => this.run(operation), section);
+    return this.userLock.run(userId, (operation) => this.calls.bounded(operation), section);
   }
 
-  /** Stops the cleanup timer and closes the client when the module created it. */
+  /** Stops the cleanup and the client's recovery, and closes the client when the module created it. */
   override async close(): Promise<void> {
-    this.closing = true;
-    clearInterval(this.cleanupTimer);
-    this.cleanupTimer = undefined;
-    await this.recovery.stop();
+    this.sessions.stop();
+    await this.calls.stop();
     if (this.ownsClient) await this.client.close();
   }
 
@@ -394,16 +271,16 @@ export class SessionStore extends MongoStore {
 
   /** The stored session, `null` when it cannot be served (expired, invalid), `undefined` when there is none. */
   private async read(key: string): Promise<SessionData | null | undefined> {
-    const document = await this.collection.findOne({ _id: key });
+    const document = await this.documents.findOne({ _id: key });
     if (!document) return undefined;
     const stored = storedSession(document.session);
-    const userId = stored?.data[this.settings.userIdField];
+    const userId = stored && userIdOf(stored.data, this.settings);
     const now = Date.now();
     if (!(document.expires instanceof Date)) return this.reject(key, userId, 'it has no expiry date');
     const expired = this.expiry.expiredBecause(document, now);
     if (expired) {
       // Served by nobody from now on; deleted here rather than by the next cleanup.
-      const { deletedCount } = await this.collection.deleteOne({ _id: key });
+      const { deletedCount } = await this.documents.deleteOne({ _id: key });
       if (deletedCount === 1) this.events.emit('expired', handleOfKey(key), userId, expired);
       return null;
     }
@@ -451,10 +328,10 @@ export class SessionStore extends MongoStore {
     if (record.written === snapshot) return;
     if (!record.persisted) {
       const recorded = Object.fromEntries(Object.entries(meta).filter(([, value]) => value !== undefined));
-      await this.collection.insertOne({ _id: key, session: data, expires, ...recorded, lastSeenAt: now });
+      await this.documents.insertOne({ _id: key, session: data, expires, ...recorded, lastSeenAt: now });
       record.persisted = true;
     } else {
-      const { matchedCount } = await this.collection.updateOne(
+      const { matchedCount } = await this.documents.updateOne(
         { _id: key, expires: { $gt: now } },
         { $set: { session: data, expires, lastSeenAt: now } },
       );
@@ -476,7 +353,7 @@ export class SessionStore extends MongoStore {
   private async extend(key: string, session: SessionData): Promise<void> {
     const record = this.recordOf(session);
     const now = Date.now();
-    const { matchedCount } = await this.collection.updateOne(
+    const { matchedCount } = await this.documents.updateOne(
       { _id: key, expires: { $gt: new Date(now) } },
       { $set: { expires: this.expiry.next(record.meta, now), lastSeenAt: new Date(now) } },
     );
@@ -488,167 +365,8 @@ export class SessionStore extends MongoStore {
   private async reject(key: string, userId: unknown, reason: string): Promise<null> {
     const handle = handleOfKey(key);
     this.logger.warn(`Stored session ${handle} was discarded: ${reason}.`);
-    await this.collection.deleteOne({ _id: key });
+    await this.documents.deleteOne({ _id: key });
     this.events.emit('invalid', handle, userId, reason);
     return null;
   }
-
-  /** Runs a store operation for express-session: bounded in time, outages logged, callback style. */
-  private call<T>(operation: () => Promise<T>, callback: Callback<T>, inserting?: string): void {
-    this.attempt(operation, inserting).then(
-      (result) => callback(null, result),
-      (error: unknown) => callback(error),
-    );
-  }
-
-  /**
-   * Runs a store operation bounded in time, logging an outage once and the recovery. `inserting` names a new
-   * session the operation writes: if it fails in an outage, that document is deleted once MongoDB is back.
-   */
-  private async attempt<T>(operation: () => Promise<T>, inserting?: string): Promise<T> {
-    let result: T;
-    try {
-      result = await this.run(operation);
-    } catch (error) {
-      if (inserting !== undefined && isOutage(error)) this.unsettled.add(inserting);
-      this.failed(error);
-      throw error;
-    }
-    await this.recovered();
-    return result;
-  }
-
-  /** Runs a store operation: reconnecting if needed, bounded by `storeTimeoutMs`. */
-  private run<T>(operation: () => Promise<T>): Promise<T> {
-    return this.bounded(this.reconnectable(operation));
-  }
-
-  /**
-   * Runs `operation`, reconnecting once when the driver's topology is closed: a client whose first
-   * connection failed (MongoDB down at boot) stays closed for good unless it is connected again.
-   */
-  private reconnectable<T>(operation: () => Promise<T>): Promise<T> {
-    let pending: Promise<T>;
-    try {
-      pending = operation();
-    } catch (error) {
-      pending = Promise.reject(error);
-    }
-    return pending.catch((error: unknown) => {
-      if (this.closing || (error as Error | undefined)?.name !== 'MongoTopologyClosedError') throw error;
-      this.reconnecting ??= this.client
-        .connect()
-        .then(noop)
-        .finally(() => (this.reconnecting = undefined));
-      return this.reconnecting.then(operation);
-    });
-  }
-
-  /** `operation`, or a `StoreTimeoutError` after `storeTimeoutMs` (one timer, no extra promise chain). */
-  private bounded<T>(operation: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new StoreTimeoutError(`MongoDB did not answer within ${this.settings.storeTimeoutMs} ms`)),
-        this.settings.storeTimeoutMs,
-      );
-      // Settled after the timeout, the outcome is ignored: nobody waits for it any more.
-      operation.then(
-        (result) => {
-          clearTimeout(timer);
-          resolve(result);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      );
-    });
-  }
-
-  private failed(error: unknown): void {
-    if (!isOutage(error)) {
-      this.logger.error(`Session store operation failed: ${describe(error)}`);
-      return;
-    }
-    this.recovery.outage();
-    if (this.unreachable) return;
-    this.unreachable = true;
-    this.logger.error(`MongoDB is unreachable (${describe(error)}); session routes answer 503 until it is back.`);
-  }
-
-  /** After an outage: logs the recovery and deletes the new sessions whose inserts were given up on. */
-  private async recovered(): Promise<void> {
-    if (!this.unreachable) return;
-    this.unreachable = false;
-    this.logger.log('MongoDB is reachable again; sessions are served.');
-    if (this.unsettled.size === 0) return;
-    const ids = [...this.unsettled];
-    try {
-      await this.run(() => this.collection.deleteMany({ _id: { $in: ids } }));
-      for (const id of ids) this.unsettled.delete(id);
-    } catch (error) {
-      this.failed(error); // tried again after the next outage
-    }
-  }
-
-  private ensureIndexes(): Promise<void> {
-    this.indexes ??= this.createIndexes().catch((error: unknown) => {
-      this.indexes = undefined;
-      throw error;
-    });
-    return this.indexes;
-  }
-
-  private async createIndexes(): Promise<void> {
-    await this.collection.createIndex({ [this.userIdPath]: 1 });
-    if (this.settings.autoRemove !== 'native') return;
-    // The TTL index is the safety net: it removes a document two cleanup intervals after its expiry, by when
-    // the cleanup timer has normally deleted it and emitted its `expired` event (MongoDB's TTL monitor tells
-    // nobody what it removes).
-    const expireAfterSeconds = 2 * this.settings.autoRemoveInterval * 60;
-    try {
-      await this.collection.createIndex({ expires: 1 }, { expireAfterSeconds });
-    } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      if (typeof code === 'number' && NOT_IMPLEMENTED_CODES.has(code)) {
-        throw new SessionOptionsError(
-          'autoRemove',
-          `is 'native', but this MongoDB server refuses TTL indexes (${describe(error)}). ` +
-            "Set autoRemove: 'interval' (FerretDB 1.x needs it).",
-        );
-      }
-      if (code !== INDEX_OPTIONS_CONFLICT) throw error;
-      // A TTL index from an earlier version or setting (connect-mongo's has 0 s): changed in place.
-      await this.collection.db.command({
-        collMod: this.collection.collectionName,
-        index: { keyPattern: { expires: 1 }, expireAfterSeconds },
-      });
-    }
-  }
-}
-
-function noop(): void {}
-
-/** Times of a session created now. */
-function freshMeta(): SessionMeta {
-  const now = new Date();
-  return { createdAt: now, lastSeenAt: now };
-}
-
-const OUTAGE_ERRORS = new Set([
-  'StoreTimeoutError',
-  'MongoServerSelectionError',
-  'MongoNetworkError',
-  'MongoNetworkTimeoutError',
-  'MongoTopologyClosedError',
-  'MongoNotConnectedError',
-]);
-
-/** An error that means "MongoDB cannot be reached", as opposed to one about the operation itself. */
-function isOutage(error: unknown): boolean {
-  return error instanceof Error && OUTAGE_ERRORS.has(error.name);
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

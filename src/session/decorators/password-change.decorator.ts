@@ -1,9 +1,8 @@
 import { applyDecorators, UseInterceptors } from '@nestjs/common';
-import {
-  PasswordChangeInterceptor,
-  PasswordChangeMetadata,
-  type PasswordChangeOptions,
-} from '../interceptors/password-change.interceptor.js';
+import { PasswordChangeInterceptor } from '../interceptors/password-change.interceptor.js';
+import { PasswordChangeMetadata, type PasswordChangeOptions } from './password-change.metadata.js';
+
+export type { PasswordChangeOptions } from './password-change.metadata.js';
 
 /**
  * Marks a route that changes the user's credentials: after the handler succeeds, every other session of

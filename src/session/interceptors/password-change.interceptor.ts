@@ -1,18 +1,9 @@
-import { Injectable, Logger, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { concatMap, type Observable } from 'rxjs';
 import { SessionService } from '../session.service.js';
-
-/** Options of `@PasswordChange()`. */
-export interface PasswordChangeOptions {
-  /** Log out the current session as well, instead of keeping it under a new id. Default `false`. */
-  logoutCurrent?: boolean;
-}
-
-/** Metadata read by `PasswordChangeInterceptor`. */
-export const PasswordChangeMetadata = Reflector.createDecorator<PasswordChangeOptions>({
-  key: 'nestjs-typed-session:password-change',
-});
+import { PasswordChangeMetadata, type PasswordChangeOptions } from '../decorators/password-change.metadata.js';
+import { sessionLogger } from '../session.logger.js';
 
 /**
  * After the handler succeeds, ends every other session of the current user and gives the current session a
@@ -22,7 +13,7 @@ export const PasswordChangeMetadata = Reflector.createDecorator<PasswordChangeOp
  */
 @Injectable()
 export class PasswordChangeInterceptor implements NestInterceptor {
-  private readonly logger = new Logger('SessionModule');
+  private readonly logger = sessionLogger;
 
   constructor(
     protected readonly sessions: SessionService,
@@ -41,16 +32,16 @@ export class PasswordChangeInterceptor implements NestInterceptor {
 
   /** Options for this route: `@PasswordChange()` metadata on the handler, else on the class. */
   protected options(context: ExecutionContext): PasswordChangeOptions {
-    return (
-      this.reflector.getAllAndOverride(PasswordChangeMetadata, [context.getHandler(), context.getClass()]) ?? {}
-    );
+    return this.reflector.getAllAndOverride(PasswordChangeMetadata, [context.getHandler(), context.getClass()]) ?? {};
   }
 
   /** Ends the user's other sessions and rotates (or ends) the current one. */
   protected async invalidate(options: PasswordChangeOptions): Promise<void> {
     const userId = this.sessions.userId();
     if (userId === undefined) {
-      this.logger.warn('PasswordChangeInterceptor ran on a request without a logged-in user; put AuthGuard on the route.');
+      this.logger.warn(
+        'PasswordChangeInterceptor ran on a request without a logged-in user; put AuthGuard on the route.',
+      );
       return;
     }
     if (options.logoutCurrent) {

@@ -1,4 +1,3 @@
-import { Logger } from '@nestjs/common';
 import type {
   MongoClient,
   ServerDescriptionChangedEvent,
@@ -6,6 +5,7 @@ import type {
   ServerHeartbeatStartedEvent,
   ServerHeartbeatSucceededEvent,
 } from 'mongodb';
+import { sessionLogger } from '../session.logger.js';
 
 /**
  * Gets a `MongoClient` out of a state it never leaves by itself: a server check (heartbeat) of the driver's
@@ -23,7 +23,7 @@ import type {
  * working). A client the application passed in is only reported, once per episode: the module never closes it.
  */
 export class ClientRecovery {
-  private readonly logger = new Logger('SessionModule');
+  private readonly logger = sessionLogger;
   /** When each server's check under way started, by address (polling checks only: streaming ones wait on purpose). */
   private readonly checks = new Map<string, number>();
   /** Servers the driver currently knows (not `Unknown`): only these can be selected. */

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { Request } from 'express';
 import type { SessionData, Store } from 'express-session';
 import type { IncomingMessage } from 'node:http';
@@ -8,8 +8,10 @@ import { handleOfKey, storageKey } from '../session.ids.js';
 import { SESSION_SETTINGS, sessionContext } from '../session.internal-constants.js';
 import type { ResolvedSessionOptions } from '../session.options.js';
 import { SessionStore } from '../session.store.js';
+import { describeError } from '../store/store-calls.js';
 import { NO_RESPONSE, type SocketSessionContext } from './socket.context.js';
 import { SocketSessionRotationError } from './socket-session.errors.js';
+import { sessionLogger } from '../session.logger.js';
 
 /** A WebSocket connection's session, as loaded from its handshake. */
 export interface SocketConnection {
@@ -50,7 +52,7 @@ interface LiveSocket {
  */
 @Injectable()
 export class SessionSockets implements OnApplicationShutdown {
-  private readonly logger = new Logger('SessionModule');
+  private readonly logger = sessionLogger;
   private readonly connections = new WeakMap<object, SocketConnection>();
   /** Open connections that carry a session, by the session's handle, with its storage key. */
   private readonly live = new Map<string, { key: string; sockets: Set<LiveSocket> }>();
@@ -189,17 +191,7 @@ export class SessionSockets implements OnApplicationShutdown {
     try {
       for (let start = 0; start < keys.length; start += CHECK_BATCH) {
         const batch = keys.slice(start, start + CHECK_BATCH);
-        const documents = await this.bounded(
-          this.store.collection
-            .find(
-              { _id: { $in: batch } },
-              { projection: { _id: 1, expires: 1, createdAt: 1, loginAt: 1, lastSeenAt: 1 } },
-            )
-            .toArray(),
-        );
-        const now = Date.now();
-        const live = documents.filter((document) => !this.store.expiry.expiredBecause(document, now));
-        const alive = new Set(live.map((document) => document._id));
+        const alive = await this.store.sessions.liveAmong(batch);
         for (const key of batch) if (!alive.has(key)) this.end(handleOfKey(key));
       }
       if (this.checkFailed) this.logger.log('Open WebSocket sessions are checked again.');
@@ -207,7 +199,7 @@ export class SessionSockets implements OnApplicationShutdown {
     } catch (error) {
       if (!this.checkFailed) {
         this.logger.warn(
-          `Could not check the sessions of open WebSocket connections (${describe(error)}); ` +
+          `Could not check the sessions of open WebSocket connections (${describeError(error)}); ` +
             'they stay open and are checked again at the next interval.',
         );
       }
@@ -234,7 +226,7 @@ export class SessionSockets implements OnApplicationShutdown {
       try {
         socket.close();
       } catch (error) {
-        this.logger.error(`Could not close a WebSocket whose session ended: ${describe(error)}`);
+        this.logger.error(`Could not close a WebSocket whose session ended: ${describeError(error)}`);
       }
     }
     if (this.live.size === 0) this.stopTimer();
@@ -243,18 +235,6 @@ export class SessionSockets implements OnApplicationShutdown {
   private stopTimer(): void {
     clearInterval(this.timer);
     this.timer = undefined;
-  }
-
-  /** `operation`, or a timeout error after `storeTimeoutMs`. */
-  private bounded<T>(operation: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`MongoDB did not answer within ${this.settings.storeTimeoutMs} ms`)),
-        this.settings.storeTimeoutMs,
-      );
-    });
-    return Promise.race([operation, timeout]).finally(() => clearTimeout(timer));
   }
 }
 
@@ -273,8 +253,4 @@ function socketStore(store: SessionStore): SocketStore {
     createSession: (req, data) => store.createSession(req, data),
     regenerate: (_req, callback) => callback(new SocketSessionRotationError()),
   };
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

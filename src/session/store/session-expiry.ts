@@ -1,5 +1,5 @@
 import type { Filter } from 'mongodb';
-import type { ResolvedSessionOptions } from './session.options.js';
+import type { ResolvedSessionOptions } from '../session.options.js';
 
 /** The times of a stored session that the expiry rules read. */
 export interface SessionTimes {

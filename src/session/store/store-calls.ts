@@ -1,0 +1,163 @@
+import type { Collection, MongoClient } from 'mongodb';
+import { sessionLogger } from '../session.logger.js';
+import { ClientRecovery } from './client-recovery.js';
+import type { SessionDocument } from './session-document.js';
+
+/** The store took longer than `storeTimeoutMs`. */
+export class StoreTimeoutError extends Error {
+  override readonly name = 'StoreTimeoutError';
+}
+
+const OUTAGE_ERRORS = new Set([
+  'StoreTimeoutError',
+  'MongoServerSelectionError',
+  'MongoNetworkError',
+  'MongoNetworkTimeoutError',
+  'MongoTopologyClosedError',
+  'MongoNotConnectedError',
+]);
+
+/** An error that means "MongoDB cannot be reached", as opposed to one about the operation itself. */
+export function isOutage(error: unknown): boolean {
+  return error instanceof Error && OUTAGE_ERRORS.has(error.name);
+}
+
+/** The message of an error, for a log line. */
+export function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Every call the store makes to MongoDB goes through here: bounded by `storeTimeoutMs`, reconnecting a client
+ * whose topology was closed (MongoDB down at boot) or whose monitor hangs (`ClientRecovery`), an outage logged
+ * once with its recovery, and new sessions whose insert was given up on deleted once MongoDB answers again.
+ */
+export class StoreCalls {
+  private readonly logger = sessionLogger;
+  private readonly recovery: ClientRecovery;
+  private unreachable = false;
+  private closing = false;
+  private reconnecting?: Promise<void>;
+  /**
+   * Storage keys of new sessions whose insert failed in an outage, or timed out: the server may still apply
+   * it later, though no client was given the id. Deleted once MongoDB answers again.
+   */
+  private readonly unsettled = new Set<string>();
+
+  constructor(
+    private readonly client: MongoClient,
+    private readonly collection: Collection<SessionDocument>,
+    private readonly timeoutMs: number,
+    ownsClient: boolean,
+  ) {
+    this.recovery = new ClientRecovery(client, timeoutMs, ownsClient);
+  }
+
+  /** `call`, for express-session's callback API. */
+  callback<T>(operation: () => Promise<T>, done: (error: unknown, result?: T) => void, inserting?: string): void {
+    this.call(operation, inserting).then(
+      (result) => done(null, result),
+      (error: unknown) => done(error),
+    );
+  }
+
+  /**
+   * Runs a store operation bounded in time, logging an outage once and the recovery. `inserting` names the
+   * storage key of a new session the operation writes: if it fails in an outage, that document is deleted
+   * once MongoDB is back.
+   */
+  async call<T>(operation: () => Promise<T>, inserting?: string): Promise<T> {
+    let result: T;
+    try {
+      result = await this.bounded(operation);
+    } catch (error) {
+      if (inserting !== undefined && isOutage(error)) this.unsettled.add(inserting);
+      this.failed(error);
+      throw error;
+    }
+    await this.recovered();
+    return result;
+  }
+
+  /** Runs a store operation bounded in time and reconnecting, without logging (the caller judges its errors). */
+  bounded<T>(operation: () => Promise<T>): Promise<T> {
+    return withTimeout(this.reconnectable(operation), this.timeoutMs);
+  }
+
+  /** Records a failed call: an outage is logged once (and may recover the client), any other error each time. */
+  failed(error: unknown): void {
+    if (!isOutage(error)) {
+      this.logger.error(`Session store operation failed: ${describeError(error)}`);
+      return;
+    }
+    this.recovery.outage();
+    if (this.unreachable) return;
+    this.unreachable = true;
+    this.logger.error(
+      `MongoDB is unreachable (${describeError(error)}); session routes answer 503 until it is back.`,
+    );
+  }
+
+  /** Stops reconnecting; resolves once a reconnection under way has ended. */
+  async stop(): Promise<void> {
+    this.closing = true;
+    await this.recovery.stop();
+  }
+
+  /**
+   * Runs `operation`, reconnecting once when the driver's topology is closed: a client whose first
+   * connection failed (MongoDB down at boot) stays closed for good unless it is connected again.
+   */
+  private reconnectable<T>(operation: () => Promise<T>): Promise<T> {
+    let pending: Promise<T>;
+    try {
+      pending = operation();
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    return pending.catch((error: unknown) => {
+      if (this.closing || (error as Error | undefined)?.name !== 'MongoTopologyClosedError') throw error;
+      this.reconnecting ??= this.client
+        .connect()
+        .then(() => undefined)
+        .finally(() => (this.reconnecting = undefined));
+      return this.reconnecting.then(operation);
+    });
+  }
+
+  /** After an outage: logs the recovery and deletes the new sessions whose inserts were given up on. */
+  private async recovered(): Promise<void> {
+    if (!this.unreachable) return;
+    this.unreachable = false;
+    this.logger.log('MongoDB is reachable again; sessions are served.');
+    if (this.unsettled.size === 0) return;
+    const keys = [...this.unsettled];
+    try {
+      await this.bounded(() => this.collection.deleteMany({ _id: { $in: keys } }));
+      for (const key of keys) this.unsettled.delete(key);
+    } catch (error) {
+      this.failed(error); // tried again after the next outage
+    }
+  }
+}
+
+/** `operation`, or a `StoreTimeoutError` after `timeoutMs` (one timer, no extra promise chain). */
+function withTimeout<T>(operation: Promise<T>, timeoutMs: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new StoreTimeoutError(`MongoDB did not answer within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    // Settled after the timeout, the outcome is ignored: nobody waits for it any more.
+    operation.then(
+      (result) => {
+        clearTimeout(timer);
+        resolve(result);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
