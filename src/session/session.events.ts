@@ -1,7 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { SESSION_SETTINGS } from './session.internal-constants.js';
-import type { ResolvedSessionOptions } from './session.options.js';
 import type { SessionUserId } from './session.types.js';
 import { sessionLogger } from './session.logger.js';
 
@@ -58,7 +57,7 @@ export class SessionEvents implements OnApplicationBootstrap {
   private readonly listeners = new Set<(event: SessionEvent) => void>();
 
   constructor(
-    @Inject(SESSION_SETTINGS) private readonly settings: ResolvedSessionOptions,
+    @Inject(SESSION_SETTINGS) private readonly settings: { onEvent?: (event: SessionEvent) => void },
     private readonly moduleRef: ModuleRef,
   ) {}
 
