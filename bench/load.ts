@@ -30,7 +30,7 @@ export async function loadRun(
         method: 'GET',
         path: '/me',
         setupRequest: (request) => {
-          const cookie = cookies[next++ % cookies.length]!;
+          const cookie = cookies[next++ % cookies.length];
           return { ...request, headers: { ...request.headers, cookie } };
         },
       },
@@ -54,5 +54,5 @@ export async function loadRun(
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { stripVTControlCharacters } from 'node:util';
 import { freePort } from '#scripts/mongo-server.mjs';
 
 /** How a setup is started and logged in. */
@@ -43,7 +44,7 @@ export class SetupProcess {
   ): Promise<SetupProcess> {
     const port = await freePort();
     const [command, ...args] = [...(launch.prefix ?? []), process.execPath, ...(launch.nodeArgs ?? []), spec.script];
-    const child = spawn(command!, args, {
+    const child = spawn(command, args, {
       env: {
         ...process.env,
         ...env,
@@ -93,8 +94,7 @@ export class SetupProcess {
   /** The line of the process's output that most likely says why it stopped. */
   private cause(): string {
     // Without the colour codes of Nest's logger.
-    const lines = this.output
-      .replace(/\x1b\[[0-9;]*m/g, '')
+    const lines = stripVTControlCharacters(this.output)
       .split('\n')
       .map((line) => line.trim())
       .filter(Boolean);
@@ -112,7 +112,9 @@ export class SetupProcess {
         ),
       ),
     );
-    exited.catch(() => {});
+    exited.catch(() => {
+      // Raced below; a rejection nobody awaits must not crash the run.
+    });
     while (Date.now() < deadline) {
       const answered = await Promise.race([
         fetch(`${this.url}/me`).then(

@@ -52,7 +52,7 @@ function cpuPerRequest(setup: SetupFigures | undefined): number | undefined {
 /** The median, over the interleaved rounds, of `a`'s req/s divided by `b`'s in the same round. */
 function roundRatio(a: SetupFigures | undefined, b: SetupFigures | undefined): { median?: number; perRound: number[] } {
   if (!a?.rounds.length || !b?.rounds.length) return { perRound: [] };
-  const perRound = a.rounds.map((round, index) => round.requestsPerSecond / b.rounds[index]!.requestsPerSecond);
+  const perRound = a.rounds.map((round, index) => round.requestsPerSecond / b.rounds[index].requestsPerSecond);
   return { median: median(perRound), perRound };
 }
 

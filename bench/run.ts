@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { MongoClient, type Document } from 'mongodb';
 import { startMongo } from '#scripts/mongo-server.mjs';
-import { loadRun, median, type LoadResult } from './load.js';
+import { loadRun, type LoadResult } from './load.js';
 import { timePerUserOperations, type PerUserTimes } from './per-user.js';
 import { SetupProcess, type SetupSpec } from './processes.js';
 import { renderReport, type SetupFigures } from './report.js';
@@ -226,7 +226,9 @@ async function main(): Promise<void> {
       await client
         .db(name)
         .dropDatabase()
-        .catch(() => {});
+        .catch(() => {
+          // Best effort: a database that cannot be dropped is no reason to fail a finished run.
+        });
     await client.close();
     await server.stop();
   }

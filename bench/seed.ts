@@ -34,7 +34,7 @@ export async function loginTemplate(setup: SetupProcess, db: Db): Promise<Docume
   if (response.status !== 200) throw new Error(`${setup.spec.name}: login answered ${response.status}: ${body}`);
   const cookie = response.headers.getSetCookie().find((line) => line.startsWith(`${BENCH_SETTINGS.cookieName}=`));
   if (!cookie) throw new Error(`${setup.spec.name}: login set no session cookie`);
-  const pair = cookie.split(';')[0]!;
+  const pair = cookie.split(';')[0];
   const value = decodeURIComponent(pair.slice(pair.indexOf('=') + 1));
   const id = value.slice(2, value.lastIndexOf('.'));
   // connect-mongo stores a session under its id; ours under the SHA-256 of it.
@@ -56,7 +56,7 @@ export function cloneSession(template: Document, id: string, user: object, now =
   const clone: Document = {
     ...document,
     _id: hashedIds ? hashedKey(id) : id,
-    session: { ...template.session, ...user },
+    session: { ...(template.session as Document), ...user },
   };
   clone.expires = new Date(now.getTime() + BENCH_SETTINGS.idleTimeout * 1000);
   // Each layout's own time fields (connect-mongo: lastModified; ours: createdAt, loginAt, lastSeenAt).
@@ -78,7 +78,7 @@ export async function seedSessions(
   await db.collection('sessions').insertMany(ids.map((id, index) => cloneSession(template, id, benchUser(index))));
   const cookies = ids.map(cookieFor);
   for (const index of [0, Math.floor(count / 2), count - 1]) {
-    const response = await fetch(`${setup.url}/me`, { headers: { cookie: cookies[index]! } });
+    const response = await fetch(`${setup.url}/me`, { headers: { cookie: cookies[index] } });
     const body = (await response.json()) as { userId?: string };
     if (response.status !== 200 || body.userId !== benchUser(index).userId) {
       throw new Error(

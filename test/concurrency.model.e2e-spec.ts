@@ -238,8 +238,8 @@ function outcomeOf(operation: Operation, name: string, response: Response): Outc
 
 async function perform(operation: Operation, real: Real): Promise<Outcome> {
   const name = `op-${(operationCounter += 1)}`;
-  const cookie = real.cookies[operation.device]!;
-  const user = real.users[userOf(operation.device)]!;
+  const cookie = real.cookies[operation.device];
+  const user = real.users[userOf(operation.device)];
   const send = async (test: request.Test) => outcomeOf(operation, name, await asDevice(test, cookie, name));
   switch (operation.kind) {
     case 'login':
@@ -263,7 +263,7 @@ async function perform(operation: Operation, real: Real): Promise<Outcome> {
       if (listing.status !== 200) return outcomeOf(operation, name, listing);
       const listed = listing.body as ListedSession[];
       // As a UI would: the entry of the target's session; a stale handle when it is no longer listed.
-      const wanted = handleOf(real.cookies[operation.target]!);
+      const wanted = handleOf(real.cookies[operation.target]);
       const handle = listed.find((entry) => entry.handle === wanted)?.handle ?? wanted;
       const response = await asDevice(http().delete(`/m/sessions/${handle}`), cookie, name);
       const body = response.body as { revoked?: unknown };
@@ -406,7 +406,7 @@ function answerProblems(batch: BatchRecord, model: Model, real: Real): string[] 
     if (operation.kind === 'expire' || status === undefined) continue;
     const label = describeOutcome(outcome);
     const device = operation.device;
-    const sentId = storedIdOf(real.cookies[device]!);
+    const sentId = storedIdOf(real.cookies[device]);
     const open = operation.kind === 'login' || operation.kind === 'logout';
     const expected = open
       ? 200
@@ -467,16 +467,14 @@ async function servedAs(cookie: string, user: string): Promise<boolean | string>
 /** Compares the system with the model after a batch; adopts the observed outcome where either is allowed. */
 async function judge(batch: BatchRecord, model: Model, real: Real): Promise<void> {
   const problems = answerProblems(batch, model, real);
-  const expectations = real.cookies.map((cookie, device) =>
-    expectationFor(device, model.alive[device]!, cookie, batch),
-  );
+  const expectations = real.cookies.map((cookie, device) => expectationFor(device, model.alive[device], cookie, batch));
   const issued = batch.outcomes.flatMap((outcome) => (outcome.setCookie ? [outcome] : []));
   const live = await liveSessions(
     real.users,
     issued.map((outcome) => storedIdOf(outcome.setCookie!)),
   );
   const liveIds = live.byUser;
-  const alive = expectations.map((expectation, device) => liveIds[userOf(device)]!.has(storedIdOf(expectation.cookie)));
+  const alive = expectations.map((expectation, device) => liveIds[userOf(device)].has(storedIdOf(expectation.cookie)));
 
   expectations.forEach((expectation, device) => {
     if (expectation.state === 'either' || (expectation.state === 'alive') === alive[device]) return;
@@ -489,16 +487,16 @@ async function judge(batch: BatchRecord, model: Model, real: Real): Promise<void
 
   // (a) every device's cookie, and every cookie replaced in this batch, answers as the collection says.
   const probes = [
-    ...expectations.map((expectation, device) => ({ cookie: expectation.cookie, device, live: alive[device]! })),
+    ...expectations.map((expectation, device) => ({ cookie: expectation.cookie, device, live: alive[device] })),
     ...real.cookies
       .map((cookie, device) => ({ cookie, device, live: false }))
-      .filter(({ cookie, device }) => cookie !== expectations[device]!.cookie),
+      .filter(({ cookie, device }) => cookie !== expectations[device].cookie),
   ];
-  const served = await Promise.all(probes.map(({ cookie, device }) => servedAs(cookie, real.users[userOf(device)]!)));
+  const served = await Promise.all(probes.map(({ cookie, device }) => servedAs(cookie, real.users[userOf(device)])));
   probes.forEach(({ cookie, device, live }, index) => {
     if (served[index] === live) return;
     const what = typeof served[index] === 'string' ? served[index] : served[index] ? 'served' : 'refused (401)';
-    const kind = cookie === expectations[device]!.cookie ? 'cookie' : 'replaced cookie';
+    const kind = cookie === expectations[device].cookie ? 'cookie' : 'replaced cookie';
     problems.push(`${deviceName(device)}'s ${kind} ${shortId(cookie)} is ${live ? 'live' : 'dead'}, yet ${what}`);
   });
 
@@ -507,7 +505,7 @@ async function judge(batch: BatchRecord, model: Model, real: Real): Promise<void
     const held = new Set(
       expectations.filter((_, device) => alive[device] && userOf(device) === index).map((e) => storedIdOf(e.cookie)),
     );
-    const stray = [...liveIds[index]!].filter((id) => !held.has(id)).map((id) => id.slice(0, 6));
+    const stray = [...liveIds[index]].filter((id) => !held.has(id)).map((id) => id.slice(0, 6));
     if (stray.length > 0) {
       problems.push(`user ${'AB'[index]} has live sessions that no live device holds: ${stray.join(', ')}`);
     }

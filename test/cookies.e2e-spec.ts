@@ -46,7 +46,7 @@ async function setup(overrides: Partial<SessionModuleOptions> = {}, settings: { 
 /** The `Expires` of a `Set-Cookie` line, in ms since the epoch, or `undefined` for a browser-session cookie. */
 function expiresOf(line: string | undefined): number | undefined {
   const match = /Expires=([^;]+)/.exec(line ?? '');
-  return match ? Date.parse(match[1]!) : undefined;
+  return match ? Date.parse(match[1]) : undefined;
 }
 
 describe('cookie lifetime', () => {
@@ -231,8 +231,8 @@ describe('refused cookies', () => {
     await s.http().get('/c/me').set('Cookie', signedCookie(forgedId, 'cookie-test-secret')).expect(401);
     const rejected = s.events.filter((event) => event.type === 'rejected');
     expect(rejected.map((event) => event.reason)).toEqual(['bad-signature', 'unknown-id']);
-    expect(rejected[0]!.handle).toBe('');
-    expect(rejected[0]!.ip).toMatch(/127\.0\.0\.1/);
+    expect(rejected[0].handle).toBe('');
+    expect(rejected[0].ip).toMatch(/127\.0\.0\.1/);
     expect(JSON.stringify(rejected)).not.toContain(sessionIdOf(cookie));
     expect(JSON.stringify(rejected)).not.toContain(forgedId);
 

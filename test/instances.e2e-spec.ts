@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { cookieFrom, sessionIdOf, storedIdOf } from './support/cookies.js';
+import { cookieFrom, storedIdOf } from './support/cookies.js';
 import { TestDatabase } from './support/database.js';
 import { startExampleApp } from './support/example-app.js';
 

@@ -81,7 +81,7 @@ async function startInstance(name: string, uri: string): Promise<Instance> {
 
 /** The MongoClient of an instance's session store. */
 function storeClient(instance: Instance): MongoClient & DriverState {
-  return (instance.app.get(SessionStore) as unknown as { client: MongoClient & DriverState }).client;
+  return instance.app.get<SessionStore, { client: MongoClient & DriverState }>(SessionStore).client;
 }
 
 /** Sends one request; the status, or 0 when it failed or took longer than REQUEST_TIMEOUT_MS. */
@@ -111,7 +111,7 @@ async function login(instance: Instance, userId: string): Promise<string> {
   });
   const line = response.headers.getSetCookie().find((cookie) => cookie.startsWith('sid='));
   if (response.status !== 200 || !line) throw new Error(`login of ${userId} answered ${response.status}`);
-  return line.split(';')[0]!;
+  return line.split(';')[0];
 }
 
 /** Clients that send requests in a loop until stopped, counting answers. */
@@ -157,7 +157,7 @@ class Load {
   private async work(client: number): Promise<void> {
     const { url } = this.instance;
     for (let i = client; this.running; i += 1) {
-      const cookie = this.cookies[i % this.cookies.length]!;
+      const cookie = this.cookies[i % this.cookies.length];
       let status: number;
       if (!this.mixed || i % 4 < 2) status = await send(`${url}/s/guarded`, { cookie });
       else if (i % 4 === 2) status = await send(`${url}/s/jitter-write`, { method: 'POST', cookie });
@@ -284,10 +284,10 @@ describe('MongoDB killed and restarted under load, again and again', () => {
 
         // From the moment the new server answers, each instance is asked until it serves an existing session.
         const times = await Promise.all(
-          instances.map((instance, i) => recovery(instance, cookies[i]!, upAt, RECOVERY_BOUND_MS)),
+          instances.map((instance, i) => recovery(instance, cookies[i], upAt, RECOVERY_BOUND_MS)),
         );
         const line = instances.map((instance, i) => {
-          const reconnected = instance.reconnections - reconnectionsBefore[i]!;
+          const reconnected = instance.reconnections - reconnectionsBefore[i];
           const time = `${instance.name} ${times[i] ?? `>${RECOVERY_BOUND_MS}`} ms`;
           return reconnected ? `${time} (client reconnected ${reconnected}x)` : time;
         });
@@ -303,7 +303,7 @@ describe('MongoDB killed and restarted under load, again and again', () => {
             continue;
           }
           const state = driverState(instance);
-          const late = await recovery(instance, cookies[i]!, upAt, RECOVERY_BOUND_MS + STUCK_WAIT_MS);
+          const late = await recovery(instance, cookies[i], upAt, RECOVERY_BOUND_MS + STUCK_WAIT_MS);
           const verdict =
             late === undefined
               ? `still 503 after ${RECOVERY_BOUND_MS + STUCK_WAIT_MS} ms`

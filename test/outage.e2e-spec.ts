@@ -7,7 +7,7 @@ import { SessionModule } from 'nestjs-typed-session';
 import request from 'supertest';
 import { freePort, startFerretDB, type FerretDBServer } from '../scripts/mongo-server.mjs';
 import { MongoClient } from 'mongodb';
-import { cookieFrom, sessionIdOf, setCookieFor, storedIdOf } from './support/cookies.js';
+import { cookieFrom, setCookieFor, storedIdOf } from './support/cookies.js';
 import { Gate, gates, startScenarioApp } from './scenarios/routes.scenario.js';
 
 // These tests really stop and restart a database server process: a FerretDB of their own, on a fixed
@@ -91,11 +91,11 @@ describe('MongoDB down, and back', () => {
       const started = Date.now();
       const response = await send();
       slowest = Math.max(slowest, Date.now() - started);
-      counts[kind]![response.status] = (counts[kind]![response.status] ?? 0) + 1;
+      counts[kind][response.status] = (counts[kind][response.status] ?? 0) + 1;
       return response;
     };
     const load = Array.from({ length: 60 }, (_, i) => {
-      const cookie = cookies.get(users[i % users.length]!)!;
+      const cookie = cookies.get(users[i % users.length])!;
       if (i % 3 === 0) return hit('guarded', () => http().get('/s/guarded').set('Cookie', cookie));
       if (i % 3 === 1) return hit('public', () => http().get('/s/health').set('Cookie', cookie));
       return hit('logout', () => http().post('/s/logout').set('Cookie', cookie));

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import { SessionModule } from 'nestjs-typed-session';
 import request from 'supertest';
-import { cookieFrom, sessionIdOf, storedIdOf } from './support/cookies.js';
+import { cookieFrom, storedIdOf } from './support/cookies.js';
 import { TestDatabase } from './support/database.js';
 import { Gate, gates, scenarioOptions, startScenarioApp } from './scenarios/routes.scenario.js';
 

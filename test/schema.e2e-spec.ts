@@ -56,8 +56,8 @@ describe('schema: a plain function', () => {
     const lines = app.logger.lines.filter((line) => line.message.includes('discarded'));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: 'warn' });
-    expect(lines[0]!.message).toContain('role "superuser" is not admin or member');
-    expect(lines[0]!.message).not.toContain(sessionIdOf(cookie));
+    expect(lines[0].message).toContain('role "superuser" is not admin or member');
+    expect(lines[0].message).not.toContain(sessionIdOf(cookie));
   });
 });
 

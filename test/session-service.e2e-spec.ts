@@ -158,7 +158,7 @@ describe('destroyAllForUser', () => {
     const devices = [await login('u-all'), await login('u-all'), await login('u-all')];
     const bystander = await login('u-bystander');
 
-    const response = await http().post('/s/logout-everywhere').set('Cookie', devices[0]!);
+    const response = await http().post('/s/logout-everywhere').set('Cookie', devices[0]);
 
     expect(response.body).toEqual({ ended: 3 });
     expect(setCookieFor(response)).toMatch(/^sid=;/);
@@ -235,7 +235,7 @@ describe('database work of an unchanged authenticated request', () => {
   it('adds one expiry update per request when touchAfter is 0', async () => {
     const { commands, id } = await commandsOf(0, 2);
     expect(commands.map((command) => command.name)).toEqual(['find', 'update', 'find', 'update']);
-    expect(commands[1]!.filter).toMatchObject({ _id: id });
+    expect(commands[1].filter).toMatchObject({ _id: id });
   });
 });
 

@@ -101,7 +101,7 @@ async function connectWs(base: string, cookie?: string): Promise<LiveClient> {
     waitFor<Reply[]>(`${count} "${answer}" replies`, (resolve) => {
       const got: Reply[] = [];
       const onMessage = (raw: WebSocket.RawData) => {
-        const reply = JSON.parse(String(raw)) as Reply;
+        const reply = JSON.parse((raw as Buffer).toString()) as Reply;
         if (reply.event !== answer && reply.event !== 'exception') return;
         got.push(reply);
         if (got.length === count) {
@@ -116,7 +116,7 @@ async function connectWs(base: string, cookie?: string): Promise<LiveClient> {
     ask: async (event, answer, data) => {
       const reply = replies(answer, 1);
       send(event, data);
-      return (await reply)[0]!;
+      return (await reply)[0];
     },
     collect: replies,
     send,
@@ -198,14 +198,14 @@ describe.each<GatewayTransport>(['socket.io', 'ws'])('%s gateway', (transport) =
     const answers = [alice.collect('whoami', count), bob.collect('whoami', count), anonymous.collect('whoami', count)];
     for (let tag = 0; tag < count; tag += 1) for (const live of [alice, bob, anonymous]) live.send('whoami', { tag });
     const [forAlice, forBob, forAnonymous] = await Promise.all(answers);
-    expect(new Set(forAlice!.map((reply) => `${reply.data.userId}|${reply.data.service}`))).toEqual(
+    expect(new Set(forAlice.map((reply) => `${String(reply.data.userId)}|${String(reply.data.service)}`))).toEqual(
       new Set([`${transport}-alice|${transport}-alice`]),
     );
-    expect(new Set(forBob!.map((reply) => `${reply.data.userId}|${reply.data.service}`))).toEqual(
+    expect(new Set(forBob.map((reply) => `${String(reply.data.userId)}|${String(reply.data.service)}`))).toEqual(
       new Set([`${transport}-bob|${transport}-bob`]),
     );
-    expect(new Set(forAnonymous!.map((reply) => reply.event))).toEqual(new Set(['exception']));
-    expect(new Set(forAlice!.map((reply) => reply.data.tag)).size).toBe(count);
+    expect(new Set(forAnonymous.map((reply) => reply.event))).toEqual(new Set(['exception']));
+    expect(new Set(forAlice.map((reply) => reply.data.tag)).size).toBe(count);
   });
 
   it('SessionService.set() and save() in a handler write the session to MongoDB', async () => {

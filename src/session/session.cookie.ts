@@ -35,7 +35,7 @@ export function presentedCookie(req: Request, settings: ResolvedSessionOptions):
     return expected.length === actual.length && timingSafeEqual(expected, actual);
   };
   const [current, ...older] = settings.secret;
-  if (matches(current!)) return { id, olderSecret: false };
+  if (matches(current)) return { id, olderSecret: false };
   return older.some(matches) ? { id, olderSecret: true } : { olderSecret: false };
 }
 
@@ -62,7 +62,7 @@ export function setsSessionCookie(res: Response, settings: ResolvedSessionOption
 /** Sets the session cookie of `req.session` again (refreshed expiry, current secret). */
 export function setSessionCookie(req: Request, res: Response, settings: ResolvedSessionOptions): void {
   const cookie = req.session.cookie as unknown as { serialize(name: string, value: string): string };
-  res.append('Set-Cookie', cookie.serialize(settings.name, `s:${sign(req.sessionID, settings.secret[0]!)}`));
+  res.append('Set-Cookie', cookie.serialize(settings.name, `s:${sign(req.sessionID, settings.secret[0])}`));
 }
 
 /** Clears the session cookie with the attributes it was set with (same name, path and domain). */
@@ -74,6 +74,7 @@ export function clearSessionCookie(req: Request, res: Response, settings: Resolv
 
 /** Calls `listener` when the response's headers are about to be written (as the `on-headers` package does). */
 export function beforeHeaders(res: Response, listener: () => void): void {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with the replacement's own `this`
   const writeHead = res.writeHead;
   let fired = false;
   res.writeHead = function (this: Response, ...args: unknown[]) {

@@ -23,9 +23,9 @@ describe('resolveSessionOptions', () => {
       writeConcern: { w: 'majority' },
       exclude: [],
     });
-    expect(resolved.isAuthenticated({ userId: 'u1' } as never)).toBe(true);
+    expect(resolved.isAuthenticated({ userId: 'u1' })).toBe(true);
     expect(resolved.isAuthenticated({})).toBe(false);
-    expect(resolved.isAuthenticated({ userId: '' } as never)).toBe(false);
+    expect(resolved.isAuthenticated({ userId: '' })).toBe(false);
   });
 
   it('accepts ttl as the former name of idleTimeout', () => {
@@ -49,7 +49,7 @@ describe('resolveSessionOptions', () => {
     ['secret', { secret: ['ok', 42] }],
     ['uri', { uri: undefined }],
     ['uri', { uri: 'http://example.test' }],
-    ['uri', { client: {} as never }],
+    ['uri', { client: {} }],
     ['client', { uri: undefined, client: { not: 'a client' } }],
     ['dbName', { dbName: 'has space' }],
     ['collectionName', { collectionName: '' }],
@@ -85,7 +85,7 @@ describe('resolveSessionOptions', () => {
   ];
 
   it.each(invalid)('names the option "%s" when it is wrong: %j', (option, overrides) => {
-    const attempt = () => resolveSessionOptions({ ...valid, ...overrides } as SessionModuleOptions);
+    const attempt = () => resolveSessionOptions({ ...valid, ...overrides });
     expect(attempt).toThrow(SessionOptionsError);
     expect(attempt).toThrow(`SessionModule option "${option}"`);
   });

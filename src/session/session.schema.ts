@@ -17,10 +17,10 @@ export interface StandardSchemaV1<Input = unknown, Output = Input> {
 export type StandardSchemaResult<Output> =
   | { readonly value: Output; readonly issues?: undefined }
   | {
-      readonly issues: ReadonlyArray<{
+      readonly issues: readonly {
         readonly message: string;
-        readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
-      }>;
+        readonly path?: readonly (PropertyKey | { readonly key: PropertyKey })[] | undefined;
+      }[];
     };
 
 /**

@@ -44,13 +44,13 @@ function ticks(field: string, values: string[]): AsyncIterableIterator<Record<st
       return this;
     },
     async next() {
-      if (index < values.length) return { value: { [field]: values[index++]! }, done: false };
+      if (index < values.length) return { value: { [field]: values[index++] }, done: false };
       await stopped;
       return { value: undefined, done: true };
     },
-    async return() {
+    return() {
       stop();
-      return { value: undefined, done: true };
+      return Promise.resolve({ value: undefined, done: true });
     },
   };
 }

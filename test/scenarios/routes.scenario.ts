@@ -135,7 +135,7 @@ class ScenarioController {
   @Post('raw-patch')
   @HttpCode(200)
   rawPatch(@Body() body: Record<string, unknown>) {
-    this.sessions.patch(body as never);
+    this.sessions.patch(body);
     return { data: this.sessions.data() };
   }
 

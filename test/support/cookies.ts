@@ -4,9 +4,9 @@ import type { Response } from 'supertest';
 
 /** The `Set-Cookie` header lines of a response. */
 export function setCookies(response: Response): string[] {
-  const header = response.headers['set-cookie'] as unknown;
+  const header = response.headers['set-cookie'] as string | string[] | undefined;
   if (header === undefined) return [];
-  return Array.isArray(header) ? (header as string[]) : [String(header)];
+  return Array.isArray(header) ? header : [header];
 }
 
 /** The `Set-Cookie` line for the cookie `name`, or `undefined`. */
@@ -18,7 +18,7 @@ export function setCookieFor(response: Response, name = 'sid'): string | undefin
 export function cookieFrom(response: Response, name = 'sid'): string {
   const line = setCookieFor(response, name);
   if (!line) throw new Error(`the response set no "${name}" cookie (status ${response.status})`);
-  return line.split(';')[0]!;
+  return line.split(';')[0];
 }
 
 /** The session id inside a signed cookie pair (`sid=s%3A<id>.<signature>`). */

@@ -164,3 +164,4 @@ void custom.listForUser(7);
 custom.get('role');
 
 export { role, cart, mustBeThere, roleAsNumber, listed, userId, liveRole, liveCart, value, tenant };
+export type { Missing };

@@ -82,7 +82,7 @@ export function graphqlWsSessions(sockets: SessionSockets): GraphqlWsSessionOpti
     },
     execute: (args) => inSession(args, () => graphqlExecute(args)),
     subscribe: (args) => inSession(args, () => graphqlSubscribe(args)),
-    onNext: (_ctx, _id, _payload, _args, result) => withErrorCodes(result as ExecutionResult),
+    onNext: (_ctx, _id, _payload, _args, result) => withErrorCodes(result),
   };
 }
 

@@ -19,7 +19,7 @@ export const NO_RESPONSE = Object.freeze({ headersSent: true }) as unknown as Re
 
 /** `true` for the context of a socket message rather than of an HTTP request. */
 export function isSocketContext(context: SessionContext | undefined): context is SocketSessionContext {
-  return context !== undefined && context.res === NO_RESPONSE;
+  return context?.res === NO_RESPONSE;
 }
 
 /** Turns an HTTP exception into the error a socket transport shows its client (a `WsException`). */

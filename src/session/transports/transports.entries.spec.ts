@@ -19,10 +19,10 @@ function packagesReachedFrom(entry: string): Set<string> {
     // `import type` and `export type` vanish at compile time; everything else is loaded.
     const imports = source.matchAll(/^(?:import|export)(?!\s+type\s)[^;]*?from\s+'([^']+)'|^import\s+'([^']+)'/gm);
     for (const [, from, bare] of imports) {
-      const specifier = (from ?? bare)!;
+      const specifier = from ?? bare;
       if (specifier.startsWith('.')) visit(resolve(dirname(file), specifier.replace(/\.js$/, '.ts')));
       else
-        packages.add(specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!);
+        packages.add(specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]);
     }
   };
   visit(resolve(sessionDir, entry));
