@@ -9,7 +9,12 @@ export {
   SessionOptionsError,
   SessionStoreError,
 } from './session.errors.js';
-export { SESSION_EVENT_PREFIX, type SessionEvent, type SessionEventReason, type SessionEventType } from './session.events.js';
+export {
+  SESSION_EVENT_PREFIX,
+  type SessionEvent,
+  type SessionEventReason,
+  type SessionEventType,
+} from './session.events.js';
 export { CsrfGuard } from './session.csrf.guard.js';
 export { AuthGuard } from './session.guard.js';
 export { SessionBusyError } from './store/user-lock.js';
@@ -25,7 +30,12 @@ export type {
   SessionModuleOptions,
 } from './session.options.js';
 export type { SessionSchema } from './session.schema.js';
-export { SessionService, type DestroyAllOptions, type LoginOptions, type RegenerateOptions } from './session.service.js';
+export {
+  SessionService,
+  type DestroyAllOptions,
+  type LoginOptions,
+  type RegenerateOptions,
+} from './session.service.js';
 export type {
   AppSessionData,
   SessionInfo,

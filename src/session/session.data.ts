@@ -12,7 +12,7 @@ const UNSAFE_NESTED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) return false;
-  const proto = Object.getPrototypeOf(value);
+  const proto: unknown = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
 }
 
@@ -96,13 +96,16 @@ function storableProblem(root: unknown): [string[], string] | undefined {
     ancestors.length = depth;
     if (ancestors.includes(value)) return [path, 'it is circular'];
     if (!Array.isArray(value) && !isPlainObject(value)) {
-      return [path, `a ${value.constructor?.name ?? 'class'} instance is not plain data (use plain objects and arrays)`];
+      return [
+        path,
+        `a ${value.constructor?.name ?? 'class'} instance is not plain data (use plain objects and arrays)`,
+      ];
     }
     if (depth + 1 > MAX_VALUE_DEPTH) return [path, `it nests deeper than ${MAX_VALUE_DEPTH} levels`];
     ancestors.push(value);
-    const entries = Object.entries(value);
+    const entries: [string, unknown][] = Object.entries(value);
     for (let index = entries.length - 1; index >= 0; index -= 1) {
-      const [key, item] = entries[index]!;
+      const [key, item] = entries[index];
       if (!Array.isArray(value) && isUnsafeKey(key, true)) return [[...path, key], 'the key is not allowed'];
       stack.push({ value: item, path: [...path, key], depth: depth + 1 });
     }

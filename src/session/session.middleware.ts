@@ -105,7 +105,7 @@ function followUp(
     settings.noStoreAuthenticated &&
     current !== undefined &&
     !res.hasHeader('Cache-Control') &&
-    settings.isAuthenticated(current as never)
+    settings.isAuthenticated(current)
   ) {
     res.setHeader('Cache-Control', 'no-store');
   }
@@ -114,7 +114,7 @@ function followUp(
 /** `X-Forwarded-Proto: https` on a request Express does not see as secure: `trust proxy` is missing. */
 function forwardedHttps(req: Request): boolean {
   const header = req.headers['x-forwarded-proto'];
-  return typeof header === 'string' && header.split(',')[0]!.trim().toLowerCase() === 'https';
+  return typeof header === 'string' && header.split(',')[0].trim().toLowerCase() === 'https';
 }
 
 /** The `secure: 'auto'` warning, logged once per process. */

@@ -104,7 +104,7 @@ export class SessionModule
   onApplicationBootstrap(): void {
     if (this.settings.cookie.secure !== true) return;
     const adapter = this.adapterHost.httpAdapter;
-    const instance = adapter?.getInstance() as { get?(setting: string): unknown } | undefined;
+    const instance = adapter?.getInstance<{ get?(setting: string): unknown }>();
     if (typeof instance?.get !== 'function' || adapter.getHttpServer() instanceof HttpsServer) return;
     if (instance.get('trust proxy')) return;
     sessionLogger.warn(

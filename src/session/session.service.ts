@@ -3,6 +3,7 @@ import type { Session as ExpressSession } from 'express-session';
 import { assertStorable, CSRF_KEY, fields, sessionData, userIdOf } from './session.data.js';
 import { throwIfLoadFailed } from './session.request.js';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import {
   SessionCookieError,
   SessionDataError,
@@ -304,7 +305,9 @@ export class SessionService<S extends object = AppSessionData> {
       await this.end('revoked', 'revoke');
       return true;
     }
-    const deleted = await callStoreAsync('delete the session', () => this.store.sessions.deleteByUser(userId, { only: target._id }));
+    const deleted = await callStoreAsync('delete the session', () =>
+      this.store.sessions.deleteByUser(userId, { only: target._id }),
+    );
     if (deleted > 0) this.events.emit('revoked', handle, userId, 'revoke');
     return deleted > 0;
   }
@@ -331,7 +334,9 @@ export class SessionService<S extends object = AppSessionData> {
     }
     const keepKey = options.exceptCurrent ? this.currentKey() : undefined;
     const others = await callStoreAsync('list the sessions', () => this.store.sessions.findByUser(userId));
-    const deleted = await callStoreAsync('delete the sessions', () => this.store.sessions.deleteByUser(userId, { except: keepKey }));
+    const deleted = await callStoreAsync('delete the sessions', () =>
+      this.store.sessions.deleteByUser(userId, { except: keepKey }),
+    );
     for (const document of others) {
       if (document._id !== keepKey) this.events.emit('revoked', handleOfKey(document._id), userId, reason);
     }
@@ -340,7 +345,7 @@ export class SessionService<S extends object = AppSessionData> {
 
   /** Ends the current session: document, cookie, `req.session`; and says so in an event. */
   private async end(type: 'destroyed' | 'revoked', reason: SessionEventReason): Promise<void> {
-    const { req, res } = this.loaded('destroy');
+    const { req } = this.loaded('destroy');
     const session = req.session as ExpressSession | undefined;
     if (session) {
       const userId = userIdOf(session, this.settings);
@@ -359,7 +364,9 @@ export class SessionService<S extends object = AppSessionData> {
     const sessions = (await this.store.sessions.findByUser(userId)).filter((document) => document._id !== currentKey);
     if (sessions.length < limit) return;
     if (this.settings.onSessionLimit === 'refuse') {
-      throw new ForbiddenException(`Too many active sessions for this account (at most ${limit}): log out on another device first.`);
+      throw new ForbiddenException(
+        `Too many active sessions for this account (at most ${limit}): log out on another device first.`,
+      );
     }
     sessions.sort((a, b) => loginTime(a) - loginTime(b));
     const evicted = sessions.slice(0, sessions.length - limit + 1);
@@ -459,9 +466,7 @@ export class SessionService<S extends object = AppSessionData> {
 
 /** Runs an express-session callback API as a promise. */
 function callStore(run: (done: (error?: unknown) => void) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    run((error) => (error ? reject(error) : resolve()));
-  });
+  return promisify(run)();
 }
 
 /** Runs a store call; a failure of the store becomes `SessionStoreError`, an HTTP answer stays as it is. */

@@ -127,7 +127,12 @@ export class SessionCollection {
           if (!deleted[index]) return;
           removed += 1;
           const reason = this.expiry.expiredBecause(document, now) ?? 'idle-timeout';
-          this.events.emit('expired', handleOfKey(document._id), userIdOf(document.session ?? {}, this.settings), reason);
+          this.events.emit(
+            'expired',
+            handleOfKey(document._id),
+            userIdOf(document.session ?? {}, this.settings),
+            reason,
+          );
         });
         if (expired.length < CLEANUP_BATCH) return removed;
       }

@@ -93,9 +93,7 @@ export class StoreCalls {
     this.recovery.outage();
     if (this.unreachable) return;
     this.unreachable = true;
-    this.logger.error(
-      `MongoDB is unreachable (${describeError(error)}); session routes answer 503 until it is back.`,
-    );
+    this.logger.error(`MongoDB is unreachable (${describeError(error)}); session routes answer 503 until it is back.`);
   }
 
   /** Stops reconnecting; resolves once a reconnection under way has ended. */

@@ -2,6 +2,7 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { Request } from 'express';
 import type { SessionData, Store } from 'express-session';
 import type { IncomingMessage } from 'node:http';
+import { promisify } from 'node:util';
 import { SessionEvents, type SessionEvent } from '../session.events.js';
 import { presentedCookie } from '../session.cookie.js';
 import { handleOfKey, storageKey } from '../session.ids.js';
@@ -83,9 +84,7 @@ export class SessionSockets implements OnApplicationShutdown {
     if (id === undefined) return { request, authenticated: false };
     let data: SessionData | null;
     try {
-      data = await new Promise<SessionData | null>((resolve, reject) =>
-        this.store.get(id, (error, session) => (error ? reject(error) : resolve(session ?? null))),
-      );
+      data = (await promisify(this.store.get.bind(this.store))(id)) ?? null;
     } catch (storeError) {
       return { request, authenticated: false, storeError };
     }
@@ -251,6 +250,8 @@ function socketStore(store: SessionStore): SocketStore {
     touch: (sid, session, callback) => store.touch(sid, session, callback),
     destroy: (sid, callback) => store.destroy(sid, callback),
     createSession: (req, data) => store.createSession(req, data),
-    regenerate: (_req, callback) => callback(new SocketSessionRotationError()),
+    regenerate: (_req, callback) => {
+      callback(new SocketSessionRotationError());
+    },
   };
 }
