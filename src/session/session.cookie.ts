@@ -13,8 +13,8 @@ export interface PresentedCookie {
 
 /** The cookie attributes express-session sets on new sessions. */
 export function expressCookieOptions(settings: ResolvedSessionOptions): ExpressSessionCookieOptions {
-  const { persistent: _persistent, ...attributes } = settings.cookie;
-  return { ...attributes, maxAge: settings.cookie.persistent ? settings.idleTimeout * 1000 : undefined };
+  const { persistent, ...attributes } = settings.cookie;
+  return { ...attributes, maxAge: persistent ? settings.idleTimeout * 1000 : undefined };
 }
 
 /** express-session's cookie signature (the `cookie-signature` package's format). */
