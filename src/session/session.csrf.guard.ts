@@ -1,8 +1,8 @@
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { timingSafeEqual } from 'node:crypto';
-import { CSRF_KEY, fields } from './session.data.js';
+import { CSRF_KEY, asRecord } from './session.data.js';
 import { CsrfTokenError } from './session.errors.js';
-import { SESSION_SETTINGS } from './session.internal-constants.js';
+import { RESOLVED_SESSION_OPTIONS } from './session.internal-constants.js';
 import type { ResolvedSessionOptions } from './session.options.js';
 import { httpRequestOf, sessionContextOf, throwIfLoadFailed } from './session.request.js';
 import { SessionStore } from './session.store.js';
@@ -29,7 +29,7 @@ const FIRST_PARTY = new Set(['same-origin', 'none']);
 @Injectable()
 export class CsrfGuard implements CanActivate {
   constructor(
-    @Inject(SESSION_SETTINGS) private readonly settings: ResolvedSessionOptions,
+    @Inject(RESOLVED_SESSION_OPTIONS) private readonly settings: ResolvedSessionOptions,
     private readonly store: SessionStore,
   ) {}
 
@@ -44,7 +44,7 @@ export class CsrfGuard implements CanActivate {
       if (site !== undefined && !FIRST_PARTY.has(site)) throw new CsrfTokenError(`a ${site} request without a session`);
       return true;
     }
-    const expected = fields(session)[CSRF_KEY];
+    const expected = asRecord(session)[CSRF_KEY];
     if (typeof expected !== 'string') {
       throw new CsrfTokenError('this session has no token yet; render csrfToken() in the page that sends the request');
     }

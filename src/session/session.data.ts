@@ -16,6 +16,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+/** `true` for a key that never holds application data (express-session's, the store's, prototype keys). */
+export function isReservedKey(key: string): boolean {
+  return RESERVED_KEYS.has(key);
+}
+
 function isUnsafeKey(key: string, nested: boolean): boolean {
   return (
     (nested ? UNSAFE_NESTED_KEYS : RESERVED_KEYS).has(key) ||
@@ -37,8 +42,8 @@ export function userIdOf(data: object, settings: { userIdField: string }): unkno
   return isUserId(value) ? value : undefined;
 }
 
-/** A session's fields, for reading and writing by key. */
-export function fields(session: object): Record<string, unknown> {
+/** A session (or its data) as a record, for reading and writing by key. */
+export function asRecord(session: object): Record<string, unknown> {
   return session as Record<string, unknown>;
 }
 
@@ -48,7 +53,7 @@ export function fields(session: object): Record<string, unknown> {
  * and without unsafe keys (`__proto__`, `$…`, dotted…), so that a stored `__proto__` cannot reach a live
  * session.
  */
-export function sessionData(source: object): Record<string, unknown> {
+export function applicationData(source: object): Record<string, unknown> {
   const data: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(source)) {
     if (!isUnsafeKey(key, false)) data[key] = value;
@@ -135,7 +140,7 @@ export function storedSession(
   raw: unknown,
 ): { cookie: Record<string, unknown>; data: Record<string, unknown>; raw: Record<string, unknown> } | undefined {
   if (!isPlainObject(raw) || !isPlainObject(raw.cookie)) return undefined;
-  return { cookie: raw.cookie, data: sessionData(raw), raw };
+  return { cookie: raw.cookie, data: applicationData(raw), raw };
 }
 
 /** The CSRF token of a session or stored document, as a field to copy (empty when it has none). */

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { SESSION_SETTINGS } from './session.internal-constants.js';
+import { RESOLVED_SESSION_OPTIONS } from './session.internal-constants.js';
 import type { SessionUserId } from './session.types.js';
 import { sessionLogger } from './session.logger.js';
 
@@ -57,7 +57,7 @@ export class SessionEvents implements OnApplicationBootstrap {
   private readonly listeners = new Set<(event: SessionEvent) => void>();
 
   constructor(
-    @Inject(SESSION_SETTINGS) private readonly settings: { onEvent?: (event: SessionEvent) => void },
+    @Inject(RESOLVED_SESSION_OPTIONS) private readonly settings: { onEvent?: (event: SessionEvent) => void },
     private readonly moduleRef: ModuleRef,
   ) {}
 

@@ -6,7 +6,7 @@ import type { Request, Response } from 'express';
 import { Public } from './decorators/public.decorator.js';
 import { SessionEvents } from './session.events.js';
 import { AuthGuard } from './session.guard.js';
-import { sessionContext } from './session.internal-constants.js';
+import { sessionContext } from './session.context.js';
 import { resolveSessionOptions } from './session.options.js';
 import { SessionService } from './session.service.js';
 import type { SessionStore } from './session.store.js';

@@ -1,16 +1,2 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Request, Response } from 'express';
-
-/** Token of the resolved options (defaults applied, validated). */
-export const SESSION_SETTINGS = Symbol('nestjs-typed-session:settings');
-
-/** The request and response of the HTTP call being handled; set by the session middleware. */
-export interface SessionContext {
-  req: Request;
-  res: Response;
-  /** Why the session could not be loaded (MongoDB unreachable); the request goes on without one. */
-  storeError?: unknown;
-}
-
-/** Lets the singleton `SessionService` find the current request without being request-scoped. */
-export const sessionContext = new AsyncLocalStorage<SessionContext>();
+/** Token of the resolved options (defaults applied, validated): what the library's providers read. */
+export const RESOLVED_SESSION_OPTIONS = Symbol('nestjs-typed-session:resolved-options');

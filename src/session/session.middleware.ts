@@ -9,7 +9,7 @@ import {
   type PresentedCookie,
 } from './session.cookie.js';
 import { sessionHandle } from './session.ids.js';
-import { sessionContext, type SessionContext } from './session.internal-constants.js';
+import { sessionContext, type SessionContext } from './session.context.js';
 import type { ResolvedSessionOptions } from './session.options.js';
 import type { SessionRejections } from './session.rejections.js';
 import type { SessionStore } from './session.store.js';

@@ -14,7 +14,7 @@ import { MongoClient } from 'mongodb';
 import { CsrfGuard } from './session.csrf.guard.js';
 import { AuthGuard } from './session.guard.js';
 import { LogoutInterceptor, PasswordChangeInterceptor } from './interceptors/index.js';
-import { SESSION_SETTINGS } from './session.internal-constants.js';
+import { RESOLVED_SESSION_OPTIONS } from './session.internal-constants.js';
 import { createSessionMiddleware } from './session.middleware.js';
 import { ConfigurableModuleClass, SESSION_MODULE_OPTIONS } from './session.module-definition.js';
 import { resolveSessionOptions, type ResolvedSessionOptions } from './session.options.js';
@@ -34,7 +34,7 @@ import { sessionLogger } from './session.logger.js';
  */
 @Module({
   providers: [
-    { provide: SESSION_SETTINGS, useFactory: resolveSessionOptions, inject: [SESSION_MODULE_OPTIONS] },
+    { provide: RESOLVED_SESSION_OPTIONS, useFactory: resolveSessionOptions, inject: [SESSION_MODULE_OPTIONS] },
     SessionEvents,
     {
       provide: SessionStore,
@@ -47,7 +47,7 @@ import { sessionLogger } from './session.logger.js';
               true,
               events,
             ),
-      inject: [SESSION_SETTINGS, SessionEvents],
+      inject: [RESOLVED_SESSION_OPTIONS, SessionEvents],
     },
     {
       provide: SessionRejections,
@@ -63,7 +63,7 @@ import { sessionLogger } from './session.logger.js';
   ],
   // The settings and the store are exported for the guards users put in their own modules (CsrfGuard).
   exports: [
-    SESSION_SETTINGS,
+    RESOLVED_SESSION_OPTIONS,
     SessionStore,
     SessionService,
     AuthGuard,
@@ -78,7 +78,7 @@ export class SessionModule
   implements NestModule, OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown
 {
   constructor(
-    @Inject(SESSION_SETTINGS) private readonly settings: ResolvedSessionOptions,
+    @Inject(RESOLVED_SESSION_OPTIONS) private readonly settings: ResolvedSessionOptions,
     private readonly store: SessionStore,
     private readonly rejections: SessionRejections,
     private readonly adapterHost: HttpAdapterHost,

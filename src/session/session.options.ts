@@ -1,7 +1,7 @@
 import type { MiddlewareConsumer } from '@nestjs/common';
 import type { MongoClient, WriteConcernSettings } from 'mongodb';
 import type { AppSessionData, SessionKey } from './session.types.js';
-import { userIdOf } from './session.data.js';
+import { isReservedKey, userIdOf } from './session.data.js';
 import { SessionOptionsError } from './session.errors.js';
 import type { SessionEvent } from './session.events.js';
 import type { SessionSchema } from './session.schema.js';
@@ -271,12 +271,7 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
   }
 
   const userIdField: string = options.userIdField ?? 'userId';
-  if (
-    typeof userIdField !== 'string' ||
-    !/^[A-Za-z_][A-Za-z0-9_]*$/.test(userIdField) ||
-    userIdField === 'cookie' ||
-    userIdField === 'lastModified'
-  ) {
+  if (typeof userIdField !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(userIdField) || isReservedKey(userIdField)) {
     fail(
       'userIdField',
       `must be a plain top-level session key, got ${JSON.stringify(userIdField)}`,

@@ -1,7 +1,7 @@
 import type { ExecutionContext } from '@nestjs/common';
 import { SessionStoreError } from './session.errors.js';
 import type { Request } from 'express';
-import { sessionContext, type SessionContext } from './session.internal-constants.js';
+import { sessionContext, type SessionContext } from './session.context.js';
 import { isSocketContext } from './transports/socket.context.js';
 
 /**

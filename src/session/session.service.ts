@@ -1,6 +1,7 @@
 import { ForbiddenException, HttpException, Inject, Injectable, Optional, UnauthorizedException } from '@nestjs/common';
 import type { Session as ExpressSession } from 'express-session';
-import { assertStorable, CSRF_KEY, fields, sessionData, userIdOf } from './session.data.js';
+import { assertStorable, CSRF_KEY, asRecord, applicationData, userIdOf } from './session.data.js';
+import { clearSessionCookie } from './session.cookie.js';
 import { throwIfLoadFailed } from './session.request.js';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -12,7 +13,8 @@ import {
   SessionStoreError,
 } from './session.errors.js';
 import { SessionEvents, type SessionEventReason } from './session.events.js';
-import { SESSION_SETTINGS, sessionContext, type SessionContext } from './session.internal-constants.js';
+import { RESOLVED_SESSION_OPTIONS } from './session.internal-constants.js';
+import { sessionContext, type SessionContext } from './session.context.js';
 import type { ResolvedSessionOptions } from './session.options.js';
 import { handleOfKey, sessionHandle, storageKey } from './session.ids.js';
 import { SessionStore, type SessionDocument } from './session.store.js';
@@ -63,7 +65,7 @@ export interface DestroyAllOptions {
 @Injectable()
 export class SessionService<S extends object = AppSessionData> {
   constructor(
-    @Inject(SESSION_SETTINGS) private readonly settings: ResolvedSessionOptions,
+    @Inject(RESOLVED_SESSION_OPTIONS) private readonly settings: ResolvedSessionOptions,
     private readonly store: SessionStore,
     private readonly events: SessionEvents,
     @Optional() private readonly sockets?: SessionSockets,
@@ -87,7 +89,7 @@ export class SessionService<S extends object = AppSessionData> {
   /** A copy of the session's data, without express-session's own fields. */
   data(): Partial<S> | undefined {
     const session = this.session;
-    return session && (sessionData(session) as Partial<S>);
+    return session && (applicationData(session) as Partial<S>);
   }
 
   /**
@@ -108,8 +110,8 @@ export class SessionService<S extends object = AppSessionData> {
   }
 
   /**
-   * Stores every field of `values` (`undefined` removes one); fields it does not name are left as they are.
-   * All fields are checked before any is written.
+   * Stores every field of `values` (`undefined` removes one); asRecord it does not name are left as they are.
+   * All asRecord are checked before any is written.
    *
    * @throws SessionDataError as `set` does.
    */
@@ -161,7 +163,7 @@ export class SessionService<S extends object = AppSessionData> {
    */
   async save(): Promise<void> {
     const session = this.require('save');
-    await this.guarded('save the session', () => callStore((done) => session.save(done)));
+    await this.guarded('save the session', () => fromCallback((done) => session.save(done)));
     if (this.store.wasEndedElsewhere(session)) this.ended();
   }
 
@@ -180,11 +182,11 @@ export class SessionService<S extends object = AppSessionData> {
     this.assertCanIssueCookie(req);
     const old = this.require('regenerate');
     const oldId = old.id;
-    const data = sessionData(old);
+    const data = applicationData(old);
     const keep = options.keep === true ? Object.keys(data) : (options.keep ?? []);
     const kept = Object.fromEntries(keep.filter((key) => key in data).map((key) => [key, data[key]]));
     if (Object.keys(kept).length === 0) {
-      await this.guarded('regenerate the session', () => callStore((done) => old.regenerate(done)));
+      await this.guarded('regenerate the session', () => fromCallback((done) => old.regenerate(done)));
     } else {
       // Under the user's lock, as per-user deletions are: no deletion can run between the new document's
       // insert and the old one's delete, which a multi-document delete (not a snapshot) could miss.
@@ -219,7 +221,7 @@ export class SessionService<S extends object = AppSessionData> {
     const old = this.require('login');
     const oldId = old.id;
     const open = async () => {
-      await callStore((done) => old.regenerate(done));
+      await fromCallback((done) => old.regenerate(done));
       this.apply(data); // checked above, before the old session was given up
       const now = new Date();
       this.store.setMeta(req.session, {
@@ -230,8 +232,8 @@ export class SessionService<S extends object = AppSessionData> {
         ip: req.ip,
         remember: options.remember === true ? true : undefined,
       });
-      fields(req.session)[CSRF_KEY] = newCsrfToken(); // a new token with every login
-      await callStore((done) => req.session.save(done));
+      asRecord(req.session)[CSRF_KEY] = newCsrfToken(); // a new token with every login
+      await fromCallback((done) => req.session.save(done));
     };
     await this.guarded('log in', async () => {
       if (this.settings.maxSessionsPerUser === undefined) return open();
@@ -252,7 +254,7 @@ export class SessionService<S extends object = AppSessionData> {
    * @throws SessionNotAvailableError outside a request that has a session.
    */
   csrfToken(): string {
-    const session = fields(this.require('csrfToken'));
+    const session = asRecord(this.require('csrfToken'));
     const token = session[CSRF_KEY];
     if (typeof token === 'string') return token;
     const created = newCsrfToken();
@@ -277,7 +279,7 @@ export class SessionService<S extends object = AppSessionData> {
    */
   async listForUser(userId: SessionUserId<S>): Promise<SessionInfo<S>[]> {
     const currentKey = this.currentKey();
-    const documents = await callStoreAsync('list the sessions', () => this.store.sessions.findByUser(userId));
+    const documents = await asStoreCall('list the sessions', () => this.store.sessions.findByUser(userId));
     return documents.map((document: SessionDocument) => ({
       handle: handleOfKey(document._id),
       current: document._id === currentKey,
@@ -287,7 +289,7 @@ export class SessionService<S extends object = AppSessionData> {
       expiresAt: document.expires,
       userAgent: document.userAgent,
       ip: document.ip,
-      data: sessionData(document.session) as Partial<S>,
+      data: applicationData(document.session) as Partial<S>,
     }));
   }
 
@@ -297,7 +299,7 @@ export class SessionService<S extends object = AppSessionData> {
    * cookie, as `destroy()` does.
    */
   async revoke(userId: SessionUserId<S>, handle: string): Promise<boolean> {
-    const documents = await callStoreAsync('list the sessions', () => this.store.sessions.findByUser(userId));
+    const documents = await asStoreCall('list the sessions', () => this.store.sessions.findByUser(userId));
     const target = documents.find((document) => handleOfKey(document._id) === handle);
     if (!target) return false;
     this.noStore();
@@ -305,7 +307,7 @@ export class SessionService<S extends object = AppSessionData> {
       await this.end('revoked', 'revoke');
       return true;
     }
-    const deleted = await callStoreAsync('delete the session', () =>
+    const deleted = await asStoreCall('delete the session', () =>
       this.store.sessions.deleteByUser(userId, { only: target._id }),
     );
     if (deleted > 0) this.events.emit('revoked', handle, userId, 'revoke');
@@ -318,7 +320,7 @@ export class SessionService<S extends object = AppSessionData> {
    */
   async destroyAllForUser(userId: SessionUserId<S>, options: DestroyAllOptions = {}): Promise<number> {
     // Under the user's lock, so that no rotation of one of the user's sessions is half done meanwhile.
-    return callStoreAsync('delete the sessions', () =>
+    return asStoreCall('delete the sessions', () =>
       this.store.withUserLock(userId, () => this.destroyAllLocked(userId, options)),
     );
   }
@@ -333,8 +335,8 @@ export class SessionService<S extends object = AppSessionData> {
       ended = 1;
     }
     const keepKey = options.exceptCurrent ? this.currentKey() : undefined;
-    const others = await callStoreAsync('list the sessions', () => this.store.sessions.findByUser(userId));
-    const deleted = await callStoreAsync('delete the sessions', () =>
+    const others = await asStoreCall('list the sessions', () => this.store.sessions.findByUser(userId));
+    const deleted = await asStoreCall('delete the sessions', () =>
       this.store.sessions.deleteByUser(userId, { except: keepKey }),
     );
     for (const document of others) {
@@ -349,7 +351,7 @@ export class SessionService<S extends object = AppSessionData> {
     const session = req.session as ExpressSession | undefined;
     if (session) {
       const userId = userIdOf(session, this.settings);
-      await this.guarded('delete the session', () => callStore((done) => session.destroy(done)));
+      await this.guarded('delete the session', () => fromCallback((done) => session.destroy(done)));
       this.events.emit(type, sessionHandle(session.id), userId, reason);
     }
     this.clearCookie();
@@ -389,9 +391,9 @@ export class SessionService<S extends object = AppSessionData> {
     return id === undefined ? undefined : storageKey(id);
   }
 
-  /** Stores checked fields (`undefined` removes one). */
+  /** Stores checked asRecord (`undefined` removes one). */
   private apply(values: object): void {
-    const session = fields(this.require('patch'));
+    const session = asRecord(this.require('patch'));
     for (const [key, value] of Object.entries(values)) {
       if (value === undefined) delete session[key];
       else session[key] = value;
@@ -427,15 +429,8 @@ export class SessionService<S extends object = AppSessionData> {
 
   private clearCookie(): void {
     const context = sessionContext.getStore();
-    if (!context || context.res.headersSent) return;
-    const { path, domain, httpOnly, sameSite, secure } = this.settings.cookie;
-    context.res.clearCookie(this.settings.name, {
-      path,
-      domain,
-      httpOnly,
-      sameSite,
-      secure: secure === 'auto' ? context.req.secure : secure,
-    });
+    if (!context) return;
+    clearSessionCookie(context.req, context.res, this.settings);
     this.noStore();
   }
 
@@ -465,12 +460,12 @@ export class SessionService<S extends object = AppSessionData> {
 }
 
 /** Runs an express-session callback API as a promise. */
-function callStore(run: (done: (error?: unknown) => void) => void): Promise<void> {
+function fromCallback(run: (done: (error?: unknown) => void) => void): Promise<void> {
   return promisify(run)();
 }
 
 /** Runs a store call; a failure of the store becomes `SessionStoreError`, an HTTP answer stays as it is. */
-async function callStoreAsync<T>(action: string, run: () => Promise<T>): Promise<T> {
+async function asStoreCall<T>(action: string, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {

@@ -2,7 +2,7 @@ import { MongoStore } from 'connect-mongo';
 import type { Request } from 'express';
 import type { Session, SessionData } from 'express-session';
 import type { MongoClient } from 'mongodb';
-import { csrfField, sessionData, storedSession, userIdOf } from './session.data.js';
+import { csrfField, applicationData, storedSession, userIdOf } from './session.data.js';
 import type { SessionEvents } from './session.events.js';
 import { handleOfKey, storageKey } from './session.ids.js';
 import { sessionLogger } from './session.logger.js';
@@ -291,7 +291,7 @@ export class SessionStore extends MongoStore {
       if (verdict instanceof Promise) verdict = await verdict;
       if (!verdict.ok) return this.reject(key, userId, `it does not match the session schema (${verdict.reason})`);
       // The schema's output may be any object: copied without unsafe keys, as stored data is.
-      data = sessionData(verdict.data);
+      data = applicationData(verdict.data);
     }
     Object.assign(data, csrfField(stored.raw));
     data.cookie = stored.cookie;
@@ -318,7 +318,7 @@ export class SessionStore extends MongoStore {
     const record = this.recordOf(session);
     const { meta } = record;
     const data = {
-      ...sessionData(session),
+      ...applicationData(session),
       ...csrfField(session),
       cookie: (session.cookie as unknown as { toJSON(): object }).toJSON(),
     };

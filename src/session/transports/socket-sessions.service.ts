@@ -6,7 +6,8 @@ import { promisify } from 'node:util';
 import { SessionEvents, type SessionEvent } from '../session.events.js';
 import { presentedCookie } from '../session.cookie.js';
 import { handleOfKey, storageKey } from '../session.ids.js';
-import { SESSION_SETTINGS, sessionContext } from '../session.internal-constants.js';
+import { RESOLVED_SESSION_OPTIONS } from '../session.internal-constants.js';
+import { sessionContext } from '../session.context.js';
 import type { ResolvedSessionOptions } from '../session.options.js';
 import { SessionStore } from '../session.store.js';
 import { describeError } from '../store/store-calls.js';
@@ -63,7 +64,7 @@ export class SessionSockets implements OnApplicationShutdown {
   private checkFailed = false;
 
   constructor(
-    @Inject(SESSION_SETTINGS) private readonly settings: ResolvedSessionOptions,
+    @Inject(RESOLVED_SESSION_OPTIONS) private readonly settings: ResolvedSessionOptions,
     private readonly store: SessionStore,
     events: SessionEvents,
   ) {

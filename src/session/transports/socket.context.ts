@@ -1,6 +1,6 @@
 import { HttpException, type ExecutionContext } from '@nestjs/common';
 import type { Response } from 'express';
-import type { SessionContext } from '../session.internal-constants.js';
+import type { SessionContext } from '../session.context.js';
 
 /**
  * The session context of one message (or GraphQL operation) on a WebSocket connection: the connection's
