@@ -2,7 +2,6 @@
 // (which runs `prepack`, the build), installed from that tarball with the packages of the README's install
 // line, compiled with the consumer's own `tsc`, and started as a plain Node process.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import {
   cpSync,
   existsSync,
@@ -11,28 +10,18 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
-  renameSync,
   rmSync,
-  statSync,
   symlinkSync,
-  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { InstallStep } from './readme-examples.js';
 
 /** The repository this test runs in. */
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
-
-/** Where installed dependencies of consumer projects are kept between runs (see `installDependencies`). */
-const CACHE = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'nestjs-typed-session', 'readme-consumer');
-/** Change when the cache layout or what goes into its key changes. */
-const CACHE_FORMAT = 1;
-/** Entries kept: each is a node_modules of about 80 MB. */
-const CACHE_ENTRIES = 3;
 
 /**
  * The environment of a user's shell: none of the variables `npm test` sets for itself (npm's lifecycle
@@ -155,93 +144,35 @@ const NPM_INSTALL_FLAGS = [
   '--legacy-peer-deps',
 ];
 
-/** The installation, and how it went. */
-export interface Installation {
-  /** The `npm install` commands as run (the library as its tarball, other packages at their locked version). */
-  commands: string[][];
-  cacheHit: boolean;
-}
-
 /**
  * Runs the install script's steps in `dir`: `npm init`/`npm pkg` as written, `npm install` with the library
- * replaced by `tarball` and every other package pinned to this repository's locked version.
- *
- * Cache: installing 140 packages takes most of a minute on a small machine. The node_modules an install
- * produced, minus the library, is kept under ~/.cache/nestjs-typed-session/readme-consumer/, keyed by the
- * npm commands (without the tarball), the Node and npm versions and the platform; a later run starts from a
- * copy of it, and the same npm commands then bring it to exactly what they install (the library from the
- * new tarball, its dependencies, nothing extraneous). Entries are written whole (renamed into place).
+ * replaced by `tarball` and every other package pinned to this repository's locked version. (Packages come
+ * from npm's own cache when it has them; keeping the installed node_modules between runs was measured to
+ * save nothing over that.)
  */
 export async function installDependencies(
   dir: string,
   steps: InstallStep[],
   library: { name: string; tarball: string },
-): Promise<Installation> {
-  const commands = steps.map((step) =>
-    step.kind === 'npm'
-      ? step.args
-      : [
-          'install',
-          ...(step.dev ? ['--save-dev'] : []),
-          ...step.packages.map((name) => (name === library.name ? library.tarball : `${name}@${lockedVersion(name)}`)),
-          ...NPM_INSTALL_FLAGS,
-        ],
-  );
-  const npmVersion = (await run('npm', ['--version'], { cwd: dir, timeoutMs: 30_000 })).trim();
-  const key = createHash('sha256')
-    .update(
-      JSON.stringify({
-        format: CACHE_FORMAT,
-        commands: commands.map((command) =>
-          command.map((arg) => (arg === library.tarball ? '<library tarball>' : arg)),
-        ),
-        node: process.version,
-        npm: npmVersion,
-        platform: `${process.platform}-${process.arch}`,
-      }),
-    )
-    .digest('hex')
-    .slice(0, 24);
-  const entry = join(CACHE, key);
-  const cacheHit = existsSync(join(entry, 'node_modules'));
-  if (cacheHit) {
-    // cp -a: five times faster than fs.cpSync on its 10 000 files, and keeps the relative links of .bin.
-    await run('cp', ['-a', join(entry, 'node_modules'), join(dir, 'node_modules')], { cwd: dir, timeoutMs: 120_000 });
-    const now = new Date();
-    utimesSync(entry, now, now); // most recently used: kept longest
+): Promise<void> {
+  for (const step of steps) {
+    const args =
+      step.kind === 'npm'
+        ? step.args
+        : [
+            'install',
+            ...(step.dev ? ['--save-dev'] : []),
+            ...step.packages.map((name) =>
+              name === library.name ? library.tarball : `${name}@${lockedVersion(name)}`,
+            ),
+            ...NPM_INSTALL_FLAGS,
+          ];
+    await run('npm', args, { cwd: dir, timeoutMs: 240_000 });
   }
-
-  for (const command of commands) await run('npm', command, { cwd: dir, timeoutMs: 240_000 });
-
   const installed = join(dir, 'node_modules', library.name);
   if (!existsSync(join(installed, 'package.json')) || lstatSync(installed).isSymbolicLink()) {
     throw new Error(`${library.name} was not installed from its tarball into ${installed}`);
   }
-  if (!cacheHit) await storeInCache(dir, entry, library.name);
-  return { commands, cacheHit };
-}
-
-async function storeInCache(dir: string, entry: string, libraryName: string): Promise<void> {
-  const partial = `${entry}.partial-${process.pid}`;
-  try {
-    mkdirSync(partial, { recursive: true });
-    await run('cp', ['-a', join(dir, 'node_modules'), join(partial, 'node_modules')], { cwd: dir, timeoutMs: 120_000 });
-    rmSync(join(partial, 'node_modules', libraryName), { recursive: true, force: true });
-    renameSync(partial, entry);
-  } catch {
-    // Another run stored the same key first, or the disk is full: the cache is an optimisation only.
-  } finally {
-    rmSync(partial, { recursive: true, force: true });
-  }
-  const hourAgo = Date.now() - 3_600_000;
-  const entries = existsSync(CACHE)
-    ? readdirSync(CACHE)
-        .map((name) => ({ path: join(CACHE, name), used: statSync(join(CACHE, name)).mtimeMs }))
-        .filter((found) => !found.path.includes('.partial-') || found.used < hourAgo) // a crashed run's partial copy
-        .sort((a, b) => b.used - a.used)
-    : [];
-  const kept = entries.filter((found) => !found.path.includes('.partial-')).slice(0, CACHE_ENTRIES);
-  for (const old of entries) if (!kept.includes(old)) rmSync(old.path, { recursive: true, force: true });
 }
 
 /** Writes the example's files into `dir`. */
