@@ -37,17 +37,23 @@ async function setup(overrides: Partial<SessionModuleOptions> = {}, db?: TestDat
 
 const ago = (ms: number) => new Date(Date.now() - ms);
 
+/** Starts a rotation that keeps the data, held in its handler (its session loaded) until the gate opens. */
+async function heldRotation(s: Awaited<ReturnType<typeof setup>>, cookie: string) {
+  const gate = (gates.current = new Gate());
+  const rotation = s
+    .http()
+    .post('/s/held-regenerate')
+    .set('Cookie', cookie)
+    .then((response) => response);
+  await gate.reached();
+  return { gate, rotation };
+}
+
 describe('a rotation that meets the end of its session', () => {
   it('answers 401 with no new cookie and leaves no document when the session is logged out meanwhile', async () => {
     const s = await setup();
     const cookie = await s.login('u-rotate');
-    const gate = (gates.current = new Gate());
-    const rotation = s
-      .http()
-      .post('/s/held-regenerate')
-      .set('Cookie', cookie)
-      .then((response) => response);
-    await gate.reached();
+    const { gate, rotation } = await heldRotation(s, cookie);
     await s.http().post('/s/logout').set('Cookie', cookie).expect(200);
     gate.open();
     const response = await rotation;
@@ -63,13 +69,7 @@ describe('a rotation that meets the end of its session', () => {
   it('keeps the data under the new id, and the old id is gone, when nothing ended it', async () => {
     const s = await setup();
     const cookie = await s.login('u-rotate-ok');
-    const gate = (gates.current = new Gate());
-    const rotation = s
-      .http()
-      .post('/s/held-regenerate')
-      .set('Cookie', cookie)
-      .then((response) => response);
-    await gate.reached();
+    const { gate, rotation } = await heldRotation(s, cookie);
     gate.open();
     const response = await rotation;
     expect(response.status).toBe(200);
