@@ -175,6 +175,7 @@ export class SessionService<S extends object = AppSessionData> {
    *
    * @throws SessionEndedError (401) when data is to be kept but the session was ended elsewhere while this
    * request ran: nothing is carried over, no new id is issued, the cookie is cleared.
+   * @throws SessionBusyError (429) when other changes to the user's sessions hold the user's lock too long.
    * @throws SessionStoreError (503) when MongoDB failed; the request keeps no session, no cookie is sent.
    */
   async regenerate(options: RegenerateOptions<S> = {}): Promise<void> {
@@ -207,7 +208,7 @@ export class SessionService<S extends object = AppSessionData> {
    *
    * @throws SessionDataError when `data` lacks the user id (the `userIdField` option).
    * @throws ForbiddenException (403) when the session limit is reached and `onSessionLimit` is `'refuse'`.
-   * @throws SessionBusyError (429) when other logins of the same user keep the session limit busy.
+   * @throws SessionBusyError (429) when other changes to the user's sessions hold the user's lock too long.
    * @throws SessionStoreError (503) when MongoDB failed; no session and no cookie come out of the request.
    */
   async login(data: S, options: LoginOptions = {}): Promise<void> {
