@@ -39,6 +39,11 @@ export function presentedCookie(req: Request, settings: ResolvedSessionOptions):
   return older.some(matches) ? { id, olderSecret: true } : { olderSecret: false };
 }
 
+/** `true` when the request sends a cookie under the session cookie's name (whatever its value). */
+export function sendsSessionCookie(req: Request, settings: ResolvedSessionOptions): boolean {
+  return readCookie(req.headers.cookie, settings.name) !== undefined;
+}
+
 /** The first cookie named `name` in a `Cookie` header, decoded; `undefined` when absent or undecodable. */
 function readCookie(header: string | undefined, name: string): string | undefined {
   for (const part of header?.split(';') ?? []) {

@@ -4,6 +4,7 @@ import {
   beforeHeaders,
   expressCookieOptions,
   presentedCookie,
+  sendsSessionCookie,
   setsSessionCookie,
   setSessionCookie,
   type PresentedCookie,
@@ -46,8 +47,12 @@ export function createSessionMiddleware(
 
   return (req, res, next) => {
     const context: SessionContext = { req, res };
-    const presented = presentedCookie(req, settings);
-    if (presented && presented.id === undefined) rejections.report('bad-signature', '', req.ip);
+    const sent = sendsSessionCookie(req, settings);
+    // The cookie as express-session judged it (its signature checked once, by express-session); verified
+    // again here only to tell a cookie signed with an older secret, when there are several.
+    const presented: PresentedCookie | undefined = sent
+      ? { olderSecret: settings.secret.length > 1 && presentedCookie(req, settings)?.olderSecret === true }
+      : undefined;
     // Installed before express-session's own header hook, so it runs after it: it sees the cookie it set.
     beforeHeaders(res, () => followUp(req, res, presented, settings, store));
     let passed = false;
@@ -67,6 +72,11 @@ export function createSessionMiddleware(
         next();
       }),
     );
+    if (!presented) return;
+    // express-session has read the cookie synchronously: with a valid signature it is now loading that id
+    // from the store (asynchronously); with a bad one it made a new session at once and already went on.
+    if (passed) rejections.report('bad-signature', '', req.ip);
+    else presented.id = req.sessionID;
   };
 }
 
