@@ -223,6 +223,27 @@ describe('routes left out of session loading', () => {
     expect(commands).toEqual(['find']);
   });
 
+  it('writes every session change with a majority write concern (the writeConcern default)', async () => {
+    const db = new TestDatabase();
+    databases.push(db);
+    const client = new MongoClient(mongoUri(), { monitorCommands: true });
+    clients.push(client);
+    const writes: { name: string; writeConcern: unknown }[] = [];
+    client.on('commandStarted', (event: CommandStartedEvent) => {
+      if (event.databaseName !== db.name || !['insert', 'update', 'delete'].includes(event.commandName)) return;
+      writes.push({
+        name: event.commandName,
+        writeConcern: (event.command as { writeConcern?: unknown }).writeConcern,
+      });
+    });
+    const s = await setup({ uri: undefined, client }, db);
+    const cookie = await s.login('u-majority');
+    await s.http().post('/s/patch').set('Cookie', cookie).send({ visits: 1 }).expect(200);
+    await s.http().post('/s/logout').set('Cookie', cookie).expect(200);
+    expect(new Set(writes.map((write) => write.name))).toEqual(new Set(['insert', 'update', 'delete']));
+    for (const write of writes) expect(write.writeConcern).toEqual({ w: 'majority' });
+  });
+
   it('are refused by AuthGuard unless @Public(): no session was loaded to judge them by', async () => {
     const db = new TestDatabase();
     databases.push(db);
