@@ -8,14 +8,15 @@ import {
   Injectable,
   Post,
   Req,
+  Res,
   Session,
   UnauthorizedException,
   UseGuards,
 } from '@nestjs/common';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import type { SessionData } from 'express-session';
 import './session-data.js';
-import { BENCH_LOGIN } from './settings.js';
+import { BENCH_LOGIN, BENCH_SETTINGS } from './settings.js';
 
 /** Lets a request through when its session holds a user id. */
 @Injectable()
@@ -37,6 +38,17 @@ export class BenchController {
     );
     Object.assign(request.session, BENCH_LOGIN);
     return { userId: BENCH_LOGIN.userId };
+  }
+
+  /** Ends the session as a user does by hand: the document deleted, the cookie cleared. */
+  @Post('logout')
+  @HttpCode(200)
+  async logout(@Req() request: Request, @Res({ passthrough: true }) response: Response) {
+    await new Promise<void>((resolve, reject) =>
+      request.session.destroy((error) => (error ? reject(error) : resolve())),
+    );
+    response.clearCookie(BENCH_SETTINGS.cookieName);
+    return { loggedOut: true };
   }
 
   @Get('me')

@@ -2,7 +2,7 @@
 import express from 'express';
 import session from 'express-session';
 import './session-data.js';
-import { BENCH_LOGIN, handWrittenSessionOptions, setupEnv } from './settings.js';
+import { BENCH_LOGIN, BENCH_SETTINGS, handWrittenSessionOptions, setupEnv } from './settings.js';
 
 const { port } = setupEnv();
 const app = express();
@@ -13,6 +13,14 @@ app.post('/login', (req, res, next) => {
     if (error) return next(error);
     Object.assign(req.session, BENCH_LOGIN);
     res.json({ userId: BENCH_LOGIN.userId });
+  });
+});
+
+app.post('/logout', (req, res, next) => {
+  req.session.destroy((error) => {
+    if (error) return next(error);
+    res.clearCookie(BENCH_SETTINGS.cookieName);
+    res.json({ loggedOut: true });
   });
 });
 
