@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { Collection, Db, Document } from 'mongodb';
+import { MongoClient, type Collection, type CommandStartedEvent, type Db, type Document } from 'mongodb';
 import { SessionModule, SessionService } from 'nestjs-typed-session';
 import './setups/session-data.js';
 import { median } from './load.js';
@@ -13,6 +13,21 @@ export interface PerUserTimes {
   sessions: number;
   listForUser: number;
   destroyAllForUser: number;
+  /** `explain('executionStats')` of listForUser's query, when asked for (MongoDB only). */
+  plan?: QueryPlan;
+}
+
+/** What `explain('executionStats')` says of a query: the winning plan's stages and the work done. */
+export interface QueryPlan {
+  /** The query as the library sent it (filter and sort). */
+  query: Document;
+  /** The winning plan's stages from the top, e.g. `SORT ← FETCH ← IXSCAN session.userId_1`. */
+  stages: string;
+  keysExamined?: number;
+  docsExamined?: number;
+  returned?: number;
+  millis?: number;
+  winningPlan: Document;
 }
 
 const TARGET_USER = { userId: 'u-target', username: 'target', role: 'member' as const };
@@ -23,7 +38,9 @@ export const REPEATS = 3;
 /**
  * Times `SessionService.listForUser` and `destroyAllForUser` for one user with 5 sessions, in collections
  * of each size in `sizes` (grown in place; 5 sessions per filler user), through the library's own module.
- * `template` is a session document the library wrote at a login.
+ * `template` is a session document the library wrote at a login. With `explain`, the query listForUser
+ * sent (seen through the driver's command monitoring) is explained at each size, on a MongoDB server:
+ * FerretDB 1.x's explain says nothing of indexes.
  */
 export async function timePerUserOperations(
   uri: string,
@@ -32,11 +49,24 @@ export async function timePerUserOperations(
   sizes: number[],
   autoRemove: 'native' | 'interval',
   progress: (message: string) => void,
+  explain = false,
 ): Promise<PerUserTimes[]> {
+  // The module's client, given to it so that the commands it sends can be seen.
+  const client = new MongoClient(uri, { monitorCommands: true });
+  let listQuery: Document | undefined;
+  client.on('commandStarted', (event: CommandStartedEvent) => {
+    const { command } = event;
+    if (
+      event.commandName === 'find' &&
+      command.find === 'sessions' &&
+      JSON.stringify(command.filter).includes('session.userId')
+    )
+      listQuery = { filter: command.filter as Document, sort: command.sort as Document | undefined };
+  });
   @Module({
     imports: [
       SessionModule.forRoot({
-        uri,
+        client,
         dbName: db.databaseName,
         secret: BENCH_SETTINGS.secret,
         idleTimeout: BENCH_SETTINGS.idleTimeout,
@@ -51,6 +81,7 @@ export async function timePerUserOperations(
 
   const sessions = db.collection('sessions');
   await sessions.deleteMany({});
+  await client.connect();
   const app = await NestFactory.createApplicationContext(PerUserBenchModule, { logger: ['error', 'warn'] });
   try {
     const service = app.get(SessionService);
@@ -60,8 +91,10 @@ export async function timePerUserOperations(
       fillers = await grow(sessions, template, fillers, size - SESSIONS_PER_USER, progress);
       const listTimes: number[] = [];
       const destroyTimes: number[] = [];
+      let plan: QueryPlan | undefined;
       for (let repeat = 0; repeat < REPEATS; repeat += 1) {
         const ids = await addTargetSessions(sessions, template);
+        listQuery = undefined;
         listTimes.push(
           await timed(async () => {
             const listed = await service.listForUser(TARGET_USER.userId);
@@ -69,6 +102,15 @@ export async function timePerUserOperations(
               throw new Error(`listForUser found ${listed.length} sessions, not ${SESSIONS_PER_USER}`);
           }),
         );
+        if (explain && repeat === 0) {
+          if (!listQuery) throw new Error('listForUser sent no find by user id that could be explained');
+          plan = await explainFind(db, listQuery);
+          progress(
+            `per-user query at ${size} sessions: ${plan.stages}; keys examined ${plan.keysExamined ?? '?'}, ` +
+              `documents examined ${plan.docsExamined ?? '?'}, returned ${plan.returned ?? '?'}\n` +
+              `  winning plan: ${JSON.stringify(plan.winningPlan)}`,
+          );
+        }
         destroyTimes.push(
           await timed(async () => {
             const ended = await service.destroyAllForUser(TARGET_USER.userId);
@@ -82,7 +124,12 @@ export async function timePerUserOperations(
       const total = await sessions.countDocuments();
       if (total !== size - SESSIONS_PER_USER)
         throw new Error(`the collection holds ${total} other sessions, not ${size - SESSIONS_PER_USER}`);
-      results.push({ sessions: size, listForUser: median(listTimes), destroyAllForUser: median(destroyTimes) });
+      results.push({
+        sessions: size,
+        listForUser: median(listTimes),
+        destroyAllForUser: median(destroyTimes),
+        ...(plan ? { plan } : {}),
+      });
       progress(
         `per-user operations at ${size} sessions: list ${median(listTimes).toFixed(1)} ms, destroy all ${median(destroyTimes).toFixed(1)} ms`,
       );
@@ -90,7 +137,49 @@ export async function timePerUserOperations(
     return results;
   } finally {
     await app.close();
+    await client.close();
   }
+}
+
+/** `explain('executionStats')` of a find on the sessions collection, summarised. */
+async function explainFind(db: Db, query: Document): Promise<QueryPlan> {
+  const result = await db.command({
+    explain: {
+      find: 'sessions',
+      filter: query.filter as Document,
+      ...(query.sort ? { sort: query.sort as Document } : {}),
+    },
+    verbosity: 'executionStats',
+  });
+  const planner = result.queryPlanner as { winningPlan?: Document } | undefined;
+  const stats = result.executionStats as
+    | { totalKeysExamined?: number; totalDocsExamined?: number; nReturned?: number; executionTimeMillis?: number }
+    | undefined;
+  const winningPlan = planner?.winningPlan ?? {};
+  return {
+    query,
+    stages: stagesOf(winningPlan).join(' ← ') || 'no winning plan in the answer',
+    keysExamined: stats?.totalKeysExamined,
+    docsExamined: stats?.totalDocsExamined,
+    returned: stats?.nReturned,
+    millis: stats?.executionTimeMillis,
+    winningPlan,
+  };
+}
+
+/**
+ * The stages of a plan from the top (`IXSCAN` with its index name), through `inputStage`/`inputStages`;
+ * a slot-based plan (MongoDB 7+) is read through its `queryPlan`.
+ */
+function stagesOf(plan: Document): string[] {
+  const node = (plan.queryPlan as Document | undefined) ?? plan;
+  if (typeof node.stage !== 'string') return [];
+  const name = typeof node.indexName === 'string' ? `${node.stage} ${node.indexName}` : node.stage;
+  const children = node.inputStage
+    ? [node.inputStage as Document]
+    : ((node.inputStages as Document[] | undefined) ?? []);
+  if (children.length <= 1) return [name, ...children.flatMap(stagesOf)];
+  return [`${name} (${children.map((child) => stagesOf(child).join(' ← ')).join(' | ')})`];
 }
 
 /** Adds filler sessions (other users, 5 sessions each) until there are `target`; returns the new count. */
