@@ -3,13 +3,24 @@ import { readFileSync } from 'node:fs';
 import { stripVTControlCharacters } from 'node:util';
 import { freePort } from '#scripts/mongo-server.mjs';
 
-/** How a setup is started and logged in. */
+/** How a setup is started, logged in and logged out. */
 export interface SetupSpec {
   name: string;
   /** Node script (built JavaScript) that serves the setup on `PORT`. */
   script: string;
   /** Login route and body; its session document is the template of the benchmark's sessions. */
   login: { path: string; body?: object };
+  /** The route that ends the current session (POST). */
+  logout?: string;
+  /**
+   * A route that changes the logged-in user's password (POST): the login's password, and the body that
+   * changes it from `current` to `next`.
+   */
+  passwordChange?: { path: string; password: string; body: (current: string, next: string) => object };
+  /** The most sessions a user may have; a login beyond it ends the oldest. */
+  sessionLimit?: number;
+  /** A route left out of session loading, whose requests should reach no database even with a cookie. */
+  excluded?: string;
   env?: Record<string, string>;
 }
 
@@ -32,18 +43,20 @@ export class SetupProcess {
   }
 
   /**
-   * Starts the setup against `uri` and database `dbName`; resolves once it answers HTTP. `launch.prefix` is
-   * a command the process is started through (CPU pinning), `launch.nodeArgs` options for Node.
+   * Starts the setup against `uri` and database `dbName`; resolves once it answers HTTP. `launch.node` is
+   * the Node binary (default: this process's), `launch.prefix` a command the process is started through
+   * (CPU pinning), `launch.nodeArgs` options for Node.
    */
   static async start(
     spec: SetupSpec,
     uri: string,
     dbName: string,
     env: Record<string, string>,
-    launch: { prefix?: string[]; nodeArgs?: string[] } = {},
+    launch: { node?: string; prefix?: string[]; nodeArgs?: string[] } = {},
   ): Promise<SetupProcess> {
     const port = await freePort();
-    const [command, ...args] = [...(launch.prefix ?? []), process.execPath, ...(launch.nodeArgs ?? []), spec.script];
+    const node = launch.node ?? process.execPath;
+    const [command, ...args] = [...(launch.prefix ?? []), node, ...(launch.nodeArgs ?? []), spec.script];
     const child = spawn(command, args, {
       env: {
         ...process.env,

@@ -1,14 +1,18 @@
-// `npm run bench`: what the session layer costs per request, against the setups users would pick instead.
-// Prints a markdown table and writes it to bench/results.md. See README.md, "Benchmark".
+// `npm run bench`: what the session layer costs per request, against the setups users would pick instead, on
+// each Node of BENCH_NODE (by default this machine's and the current LTS). Prints a markdown report and
+// writes it to bench/results.md. See README.md, "Benchmark".
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 import { MongoClient, type Document } from 'mongodb';
 import { startMongo } from '#scripts/mongo-server.mjs';
 import { loadRun, type LoadResult } from './load.js';
+import { benchNodes, type NodeBinary } from './nodes.js';
+import { countOperations, type OperationFigures } from './operations.js';
 import { timePerUserOperations, type PerUserTimes } from './per-user.js';
+import { monotonicUs, recordProfile, type Window } from './profiles.js';
 import { SetupProcess, type SetupSpec } from './processes.js';
-import { renderReport, type SetupFigures } from './report.js';
+import { renderReport, type NodeFigures, type SetupFigures } from './report.js';
 import { seedSessions } from './seed.js';
 import { BENCH_SETTINGS } from './setups/settings.js';
 import { WireCounter } from './wire-counter.js';
@@ -23,13 +27,17 @@ function setting(name: string, fallback: number, min = 1): number {
   return value;
 }
 
+// The defaults keep the whole `npm run bench` (build included) under 10 minutes on a 2-core machine with two
+// Nodes, on either FerretDB backend: about 30 s to build, 1 minute of counting, under 2 minutes of load per
+// Node (4 setups × (2 s + 5 × (1 + 3) s) plus start-up), 2–4 minutes for the per-user phase at 100 000 sessions.
 const config = {
   sessions: setting('BENCH_SESSIONS', 1000, 3),
   connections: setting('BENCH_CONNECTIONS', 32),
-  warmup: setting('BENCH_WARMUP', 5),
-  duration: setting('BENCH_DURATION', 5),
-  rounds: setting('BENCH_ROUNDS', 8),
+  warmup: setting('BENCH_WARMUP', 2),
+  duration: setting('BENCH_DURATION', 3),
+  rounds: setting('BENCH_ROUNDS', 5),
   countedRequests: setting('BENCH_COUNTED_REQUESTS', 300),
+  operationRepeats: setting('BENCH_OPERATION_REPEATS', 20),
   perUserSizes: (process.env.BENCH_PER_USER_SIZES ?? '1000,100000')
     .split(',')
     .map((size) => {
@@ -42,9 +50,24 @@ const config = {
   /** Write a V8 CPU profile of each setup's load phase to dist/bench/profiles (open in Chrome DevTools). */
   cpuProfile: process.env.BENCH_CPU_PROF === '1',
 };
-const profileArgs = config.cpuProfile
-  ? ['--import', './dist/bench/setups/exit-on-signal.js', '--cpu-prof', '--cpu-prof-dir=dist/bench/profiles']
-  : [];
+/** Unmeasured load right before each measured run: a setup that has waited pays for it in its next requests. */
+const PRELOAD_SECONDS = 1;
+const PROFILE_DIR = 'dist/bench/profiles';
+/** Logged-in sessions the counted reads are spread over. */
+const OPERATION_SESSIONS = 100;
+
+/** Node options of a setup process: with BENCH_CPU_PROF=1, a CPU profile named by setup and Node. */
+function profileArgs(setup: string, node: NodeBinary): string[] {
+  if (!config.cpuProfile) return [];
+  return [
+    '--import',
+    './dist/bench/setups/exit-on-signal.js',
+    '--cpu-prof',
+    `--cpu-prof-dir=${PROFILE_DIR}`,
+    `--cpu-prof-name=${profileName(setup, node)}.cpuprofile`,
+  ];
+}
+const profileName = (setup: string, node: NodeBinary) => `${setup}-node-${node.version}`;
 
 /**
  * CPU pinning (Linux `taskset`, 2 CPUs or more, unless BENCH_PIN=0): the setup under test runs on the last
@@ -58,14 +81,53 @@ function pinCpus(): { setupCpu?: number } {
   return pinned.status === 0 ? { setupCpu: count - 1 } : {};
 }
 
+/** CPU model (from /proc/cpuinfo on Linux), cores and memory of this machine. */
+function describeMachine(): { cpu: string; cores: number; memoryGiB: number } {
+  let cpu = cpus()[0]?.model ?? 'unknown CPU';
+  try {
+    cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpu;
+  } catch {
+    // Not Linux: the model Node reports.
+  }
+  return { cpu, cores: cpus().length, memoryGiB: totalmem() / 2 ** 30 };
+}
+
+/**
+ * Seconds since `npm run bench` started, build included, when this process is that script's last command
+ * (its parent is the `sh -c` npm runs the script in; Linux `/proc`); otherwise `undefined`.
+ */
+function scriptSeconds(): number | undefined {
+  try {
+    const parent = readFileSync(`/proc/${process.ppid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+    if (!parent.includes('npm run build') || !parent.includes('dist/bench/run.js')) return undefined;
+    const stat = readFileSync(`/proc/${process.ppid}/stat`, 'utf8');
+    const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const bootSeconds = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+    const seconds = Date.now() / 1000 - (bootSeconds + startTicks / 100);
+    return Number.isFinite(seconds) && seconds > 0 ? seconds : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const HAND_WRITTEN = { login: { path: '/login' }, logout: '/logout' };
 const ALL_SETUPS: SetupSpec[] = [
-  { name: 'raw', script: 'dist/bench/setups/raw.js', login: { path: '/login' } },
-  { name: 'nest-docs', script: 'dist/bench/setups/nest-docs.js', login: { path: '/login' } },
-  { name: 'nestjs-session', script: 'dist/bench/setups/nestjs-session.js', login: { path: '/login' } },
+  { name: 'raw', script: 'dist/bench/setups/raw.js', ...HAND_WRITTEN },
+  { name: 'nest-docs', script: 'dist/bench/setups/nest-docs.js', ...HAND_WRITTEN },
+  { name: 'nestjs-session', script: 'dist/bench/setups/nestjs-session.js', ...HAND_WRITTEN },
   {
     name: 'ours',
     script: 'dist/main.js',
     login: { path: '/auth/login', body: { username: 'alice', password: 'alice-password' } },
+    logout: '/auth/logout',
+    passwordChange: {
+      path: '/auth/password',
+      password: 'alice-password',
+      body: (currentPassword, newPassword) => ({ currentPassword, newPassword }),
+    },
+    // The example app's defaults: SESSION_MAX_PER_USER 5, `exclude: ['health']`.
+    sessionLimit: 5,
+    excluded: '/health',
     // The example app as shipped, given the benchmark's shared cookie and store settings.
     env: {
       SESSION_SECRET: BENCH_SETTINGS.secret,
@@ -80,10 +142,164 @@ const SETUPS = process.env.BENCH_SETUPS
   ? ALL_SETUPS.filter((spec) => process.env.BENCH_SETUPS!.split(',').includes(spec.name))
   : ALL_SETUPS;
 
-const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+const startedAt = Date.now();
+/** Progress on stderr, with the seconds since the start. */
+const log = (message: string) =>
+  process.stderr.write(`[bench ${((Date.now() - startedAt) / 1000).toFixed(0).padStart(3)} s] ${message}\n`);
+const firstLine = (error: unknown) => (error as Error).message.split('\n')[0];
+
+/** What every setup process gets: the server, where it runs, how expired sessions go. */
+interface Launch {
+  uri: string;
+  env: Record<string, string>;
+  prefix: string[];
+}
+
+/**
+ * Commands per operation, each setup in a process on `node` behind the counting relay, on its own database
+ * (`bench-ops-<setup>`): the load's collections keep their size. Also returns each setup's login template.
+ */
+async function countAll(
+  client: MongoClient,
+  launch: Launch,
+  node: NodeBinary,
+): Promise<{ operations: OperationFigures[]; templates: Map<string, Document> }> {
+  const operations: OperationFigures[] = [];
+  const templates = new Map<string, Document>();
+  const counter = await WireCounter.start(launch.uri);
+  try {
+    for (const spec of SETUPS) {
+      const db = client.db(`bench-ops-${spec.name}`);
+      await db.dropDatabase();
+      let counted: SetupProcess | undefined;
+      try {
+        counted = await SetupProcess.start(spec, counter.relayUri(launch.uri), db.databaseName, launch.env, {
+          node: node.path,
+          prefix: launch.prefix,
+        });
+        // Enough sessions to spread the counted reads; the count per read does not depend on how many.
+        const seeded = await seedSessions(counted, db, Math.min(config.sessions, OPERATION_SESSIONS));
+        templates.set(spec.name, seeded.template);
+        log(`${spec.name}: counting commands, on Node ${node.version}, port ${counted.port}`);
+        operations.push(
+          await countOperations(
+            counted,
+            counter,
+            db,
+            seeded.template,
+            seeded.cookies,
+            { repeats: config.operationRepeats, countedRequests: config.countedRequests },
+            log,
+          ),
+        );
+      } catch (error) {
+        operations.push({ setup: spec.name, skipped: firstLine(error), counts: {}, other: {} });
+        log(`${spec.name}: commands not counted: ${(error as Error).message}`);
+      } finally {
+        await counted?.stop();
+      }
+    }
+  } finally {
+    await counter.stop();
+  }
+  return { operations, templates };
+}
+
+/** The load phase on one Node: each setup started on it and seeded afresh, a warm-up, interleaved rounds. */
+async function measureNode(client: MongoClient, launch: Launch, node: NodeBinary): Promise<NodeFigures> {
+  const figures = new Map<string, SetupFigures>(SETUPS.map((spec) => [spec.name, { name: spec.name, rounds: [] }]));
+  const running: SetupProcess[] = [];
+  const cookies = new Map<string, string[]>();
+  /** Requests each process answered, and when the measured ones were (for its CPU profile). */
+  const served = new Map<string, { requests: number; measuredRequests: number; windows: Window[] }>();
+  const load = async (setup: SetupProcess, duration: number, measured = false): Promise<LoadResult> => {
+    const from = monotonicUs();
+    const result = await loadRun(setup.url, cookies.get(setup.spec.name)!, {
+      connections: config.connections,
+      duration,
+    });
+    const count = served.get(setup.spec.name)!;
+    count.requests += result.requests;
+    if (measured) {
+      count.measuredRequests += result.requests;
+      count.windows.push([from, monotonicUs()]);
+    }
+    return result;
+  };
+  try {
+    for (const spec of SETUPS) {
+      const db = client.db(`bench-${spec.name}`);
+      await db.dropDatabase();
+      try {
+        const setup = await SetupProcess.start(spec, launch.uri, db.databaseName, launch.env, {
+          node: node.path,
+          prefix: launch.prefix,
+          nodeArgs: profileArgs(spec.name, node),
+        });
+        running.push(setup);
+        const seeded = await seedSessions(setup, db, config.sessions);
+        cookies.set(spec.name, seeded.cookies);
+        // The readiness check, the login and the seeding's four checks.
+        served.set(spec.name, { requests: 6, measuredRequests: 0, windows: [] });
+        log(`Node ${node.version}: ${spec.name}: ${config.sessions} sessions seeded on port ${setup.port}`);
+      } catch (error) {
+        figures.get(spec.name)!.skipped = firstLine(error);
+        log(`Node ${node.version}: ${spec.name}: skipped: ${(error as Error).message}`);
+      }
+    }
+    const active = running.filter((setup) => cookies.has(setup.spec.name));
+
+    for (const setup of active) await load(setup, config.warmup);
+    for (let round = 1; round <= config.rounds; round += 1) {
+      // Each round starts one setup later (raw, nest-docs, … then nest-docs, …, raw): no setup always runs
+      // right after the same neighbour or always last.
+      const shift = (round - 1) % active.length;
+      for (const setup of [...active.slice(shift), ...active.slice(0, shift)]) {
+        await load(setup, PRELOAD_SECONDS);
+        const cpuBefore = setup.cpuMs();
+        const result = await load(setup, config.duration, true);
+        const cpuAfter = setup.cpuMs();
+        if (cpuBefore !== undefined && cpuAfter !== undefined)
+          result.cpuPerRequestUs = ((cpuAfter - cpuBefore) * 1000) / result.requests;
+        figures.get(setup.spec.name)!.rounds.push(result);
+        log(
+          `Node ${node.version} round ${round} ${setup.spec.name}: ${result.requestsPerSecond.toFixed(0)} req/s, ` +
+            `p50 ${result.p50} ms, p99 ${result.p99} ms, CPU ${result.cpuPerRequestUs?.toFixed(0) ?? '?'} µs/request`,
+        );
+      }
+    }
+    for (const setup of active) figures.get(setup.spec.name)!.rssMiB = setup.rssMiB();
+  } finally {
+    // Stopped (SIGINT) before the profiles are read: a process writes its profile as it exits.
+    await Promise.all(running.map((setup) => setup.stop()));
+  }
+  if (config.cpuProfile) writeProfileCounts(node, served);
+  return { node, setups: SETUPS.map((spec) => figures.get(spec.name)!) };
+}
+
+/**
+ * Next to each CPU profile, `<setup>-node-<version>.json`: the requests the process answered while profiled
+ * (all of them: the profile covers the whole process, start-up included) and those of the measured rounds,
+ * with the rounds' times; and `<setup>-node-<version>.measured.cpuprofile`, the profile of those rounds only.
+ */
+function writeProfileCounts(
+  node: NodeBinary,
+  served: Map<string, { requests: number; measuredRequests: number; windows: Window[] }>,
+): void {
+  for (const [setup, entry] of served) {
+    const name = profileName(setup, node);
+    const record = recordProfile(PROFILE_DIR, name, { setup, node: node.version, ...entry });
+    log(
+      record
+        ? `profile ${PROFILE_DIR}/${record.profile}: ${record.requests} requests; ${record.measuredProfile ?? 'no measured rounds'}: ${record.measuredRequests} requests`
+        : `${setup} on Node ${node.version} wrote no CPU profile`,
+    );
+  }
+}
 
 async function main(): Promise<void> {
-  const started = Date.now();
+  const nodes = benchNodes();
+  log(`setups run on Node ${nodes.map((node) => `${node.version} (${node.path})`).join(', ')}`);
   const { setupCpu } = pinCpus();
   const prefix = setupCpu === undefined ? [] : ['taskset', '-c', String(setupCpu)];
   log(
@@ -92,137 +308,83 @@ async function main(): Promise<void> {
       : `setups pinned to CPU ${setupCpu}, load generator and database to the others`,
   );
   const server = await startMongo();
+  const ferretdb = server.version.startsWith('FerretDB');
   const autoRemove = server.ttlIndexes ? 'native' : 'interval';
-  const env = { SESSION_AUTO_REMOVE: autoRemove };
+  const launch: Launch = { uri: server.uri, env: { SESSION_AUTO_REMOVE: autoRemove }, prefix };
   const client = new MongoClient(server.uri);
-  const running: SetupProcess[] = [];
-  const figures = new Map<string, SetupFigures>(SETUPS.map((spec) => [spec.name, { name: spec.name, rounds: [] }]));
-  let perUser: PerUserTimes[] = [];
   try {
     log(`database: ${server.version} (${server.kind})`);
-    const cookies = new Map<string, string[]>();
-    const templates = new Map<string, Document>();
 
-    // 1. Each setup on its own database, seeded with logged-in sessions cloned from its own login.
-    for (const spec of SETUPS) {
-      const db = client.db(`bench-${spec.name}`);
-      await db.dropDatabase();
-      try {
-        const setup = await SetupProcess.start(spec, server.uri, db.databaseName, env, {
-          prefix,
-          nodeArgs: profileArgs,
-        });
-        running.push(setup);
-        const seeded = await seedSessions(setup, db, config.sessions);
-        cookies.set(spec.name, seeded.cookies);
-        templates.set(spec.name, seeded.template);
-        log(`${spec.name}: ${config.sessions} sessions seeded on port ${setup.port}`);
-      } catch (error) {
-        figures.get(spec.name)!.skipped = (error as Error).message.split('\n')[0];
-        log(`${spec.name}: skipped: ${(error as Error).message}`);
-      }
-    }
-    const active = running.filter((setup) => cookies.has(setup.spec.name));
+    // 1. Commands per operation, counted on the wire, on the first Node only.
+    const { operations, templates } = await countAll(client, launch, nodes[0]);
 
-    // 2. Commands per request, counted on the wire by a relay, each setup in a second process behind it.
-    const counter = await WireCounter.start(server.uri);
-    try {
-      for (const setup of active) {
-        const counted = await SetupProcess.start(
-          setup.spec,
-          counter.relayUri(server.uri),
-          `bench-${setup.spec.name}`,
-          env,
-          { prefix },
-        );
-        try {
-          const sessionCookies = cookies.get(setup.spec.name)!;
-          await loadRun(counted.url, sessionCookies, { connections: 8, amount: 50 });
-          counter.reset();
-          const { requests } = await loadRun(counted.url, sessionCookies, {
-            connections: 8,
-            amount: config.countedRequests,
-          });
-          const { reads, writes, other } = counter.totals();
-          Object.assign(figures.get(setup.spec.name)!, {
-            readsPerRequest: reads / requests,
-            writesPerRequest: writes / requests,
-            otherCommands: other,
-          });
-          log(
-            `${setup.spec.name}: ${reads} reads, ${writes} writes for ${requests} requests (other: ${JSON.stringify(other)})`,
-          );
-        } finally {
-          await counted.stop();
-        }
-      }
-    } finally {
-      await counter.stop();
-    }
+    // 2. Load, Node after Node.
+    const runs: NodeFigures[] = [];
+    for (const node of nodes) runs.push(await measureNode(client, launch, node));
 
-    // 3. Load: warm-up, then interleaved rounds.
-    for (const setup of active)
-      await loadRun(setup.url, cookies.get(setup.spec.name)!, {
-        connections: config.connections,
-        duration: config.warmup,
-      });
-    for (let round = 1; round <= config.rounds; round += 1) {
-      // Each round starts one setup later (raw, nest-docs, … then nest-docs, …, raw): no setup always runs
-      // right after the same neighbour or always last.
-      const shift = (round - 1) % active.length;
-      for (const setup of [...active.slice(shift), ...active.slice(0, shift)]) {
-        const cpuBefore = setup.cpuMs();
-        const result: LoadResult = await loadRun(setup.url, cookies.get(setup.spec.name)!, {
-          connections: config.connections,
-          duration: config.duration,
-        });
-        const cpuAfter = setup.cpuMs();
-        if (cpuBefore !== undefined && cpuAfter !== undefined)
-          result.cpuPerRequestUs = ((cpuAfter - cpuBefore) * 1000) / result.requests;
-        figures.get(setup.spec.name)!.rounds.push(result);
-        log(
-          `round ${round} ${setup.spec.name}: ${result.requestsPerSecond.toFixed(0)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms, ` +
-            `CPU ${result.cpuPerRequestUs?.toFixed(0) ?? '?'} µs/request`,
-        );
-      }
-    }
-    for (const setup of active) figures.get(setup.spec.name)!.rssMiB = setup.rssMiB();
-    await Promise.all(running.splice(0).map((setup) => setup.stop()));
-
-    // 4. Per-user operations as the collection grows, on sessions in the library's own layout.
+    // 3. Per-user operations as the collection grows, on sessions in the library's own layout: database-bound,
+    // run once, here.
+    let perUser: PerUserTimes[] = [];
     const template = templates.get('ours');
     if (template) {
       const db = client.db('bench-per-user');
       await db.dropDatabase();
-      perUser = await timePerUserOperations(server.uri, db, template, config.perUserSizes, autoRemove, log);
+      if (ferretdb) log("per-user query not explained: FerretDB 1.x's explain says nothing of indexes");
+      perUser = await timePerUserOperations(server.uri, db, template, config.perUserSizes, autoRemove, log, !ferretdb);
     }
 
+    const wallSeconds = (Date.now() - startedAt) / 1000;
+    const scriptWall = scriptSeconds();
     const report = renderReport({
       date: new Date().toISOString().slice(0, 10),
+      machine: describeMachine(),
       database: server.version,
-      node: process.version,
-      cpus: cpus().length,
+      ...(ferretdb ? { ferretdb: { backend: server.backend } } : {}),
       config,
-      setups: SETUPS.map((spec) => figures.get(spec.name)!),
+      nodes: runs,
+      countedOn: nodes[0].version,
+      perUserNode: process.version,
+      operations,
       perUser,
-      ferretdbBackend: server.backend,
-      wallSeconds: (Date.now() - started) / 1000,
+      wallSeconds,
+      ...(scriptWall === undefined ? {} : { scriptSeconds: scriptWall }),
       pinned: setupCpu !== undefined,
     });
     writeFileSync(new URL('../../bench/results.md', import.meta.url), report);
     process.stdout.write(`${report}\n`);
-    log(`written to bench/results.md in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    log(
+      `written to bench/results.md in ${wallSeconds.toFixed(0)} s` +
+        (scriptWall === undefined
+          ? ''
+          : ` (${scriptWall.toFixed(0)} s since \`npm run bench\` started, build included)`),
+    );
     // Only the third-party package may be missing (the issue asks to skip it if it cannot run); a setup of
-    // this repository that did not run is a failure of the benchmark.
-    const failed = SETUPS.filter((spec) => spec.name !== 'nestjs-session' && figures.get(spec.name)!.skipped);
+    // this repository that did not run, or an operation of one that failed, is a failure of the benchmark.
+    const ownSetup = (name: string) => name !== 'nestjs-session';
+    const failed = [
+      ...runs.flatMap((run) =>
+        run.setups
+          .filter((setup) => ownSetup(setup.name) && setup.skipped)
+          .map((setup) => `${setup.name} on Node ${run.node.version}`),
+      ),
+      ...operations
+        .filter((entry) => ownSetup(entry.setup))
+        .flatMap((entry) =>
+          entry.skipped
+            ? [`${entry.setup}'s commands`]
+            : Object.entries(entry.counts)
+                .filter(([, count]) => 'failed' in count)
+                .map(([operation]) => `${entry.setup}'s ${operation}`),
+        ),
+    ];
     if (failed.length) {
-      log(`failed: ${failed.map((spec) => spec.name).join(', ')} could not be measured`);
+      log(`failed: ${failed.join(', ')} could not be measured`);
       process.exitCode = 1;
     }
   } finally {
-    await Promise.all(running.map((setup) => setup.stop()));
     // The benchmark's databases are its own: nothing is left behind (FerretDB on PostgreSQL keeps data).
-    for (const name of [...SETUPS.map((spec) => `bench-${spec.name}`), 'bench-per-user'])
+    const names = [...SETUPS.flatMap((spec) => [`bench-${spec.name}`, `bench-ops-${spec.name}`]), 'bench-per-user'];
+    for (const name of names)
       await client
         .db(name)
         .dropDatabase()
