@@ -61,7 +61,11 @@ export async function timePerUserOperations(
       command.find === 'sessions' &&
       JSON.stringify(command.filter).includes('session.userId')
     )
-      listQuery = { filter: command.filter as Document, sort: command.sort as Document | undefined };
+      listQuery = {
+        filter: command.filter as Document,
+        // The driver sends a sort as a Map (key order kept); a plain object reads the same and prints.
+        sort: command.sort instanceof Map ? (Object.fromEntries(command.sort) as Document) : (command.sort as Document),
+      };
   });
   @Module({
     imports: [
@@ -169,15 +173,17 @@ async function explainFind(db: Db, query: Document): Promise<QueryPlan> {
 
 /**
  * The stages of a plan from the top (`IXSCAN` with its index name), through `inputStage`/`inputStages`;
- * a slot-based plan (MongoDB 7+) is read through its `queryPlan`.
+ * a slot-based plan (MongoDB 7+) is read through its `queryPlan`, a sharded cluster's through each shard's
+ * `winningPlan`.
  */
-function stagesOf(plan: Document): string[] {
+export function stagesOf(plan: Document): string[] {
   const node = (plan.queryPlan as Document | undefined) ?? plan;
   if (typeof node.stage !== 'string') return [];
   const name = typeof node.indexName === 'string' ? `${node.stage} ${node.indexName}` : node.stage;
+  const shards = (node.shards as { winningPlan?: Document }[] | undefined)?.map((shard) => shard.winningPlan ?? {});
   const children = node.inputStage
     ? [node.inputStage as Document]
-    : ((node.inputStages as Document[] | undefined) ?? []);
+    : ((node.inputStages as Document[] | undefined) ?? shards ?? []);
   if (children.length <= 1) return [name, ...children.flatMap(stagesOf)];
   return [`${name} (${children.map((child) => stagesOf(child).join(' ← ')).join(' | ')})`];
 }
