@@ -23,6 +23,29 @@ export type Window = [from: number, to: number];
 /** Now on the monotonic clock, in µs. */
 export const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
+/** Self time per request of a profile, µs: in all (idle left out) and by package. */
+export interface ProfileCost {
+  total: number;
+  packages: Record<string, number>;
+}
+
+type Summarizer = (profile: CpuProfile, requests: number) => { total: number; packages: Map<string, number> };
+
+/**
+ * `summarizeProfile` of bench/profile-summary.ts when it is built beside this file: it is loaded at run
+ * time, so that the benchmark runs without it (profiles are then written, not summarised).
+ */
+export async function loadSummarizer(): Promise<Summarizer | undefined> {
+  try {
+    const module = (await import(new URL('./profile-summary.js', import.meta.url).href)) as {
+      summarizeProfile?: unknown;
+    };
+    return typeof module.summarizeProfile === 'function' ? (module.summarizeProfile as Summarizer) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** What the benchmark knows of one profiled process: where its profile is, and the requests it served. */
 export interface ProfileRecord {
   setup: string;
@@ -37,6 +60,8 @@ export interface ProfileRecord {
   measuredRequests: number;
   /** The measured rounds, µs of the monotonic clock. */
   windows: Window[];
+  /** The measured profile summarised per measured request (when a summariser is at hand). */
+  cost?: ProfileCost;
 }
 
 /**
@@ -47,14 +72,20 @@ export function recordProfile(
   dir: string,
   name: string,
   entry: Pick<ProfileRecord, 'setup' | 'node' | 'requests' | 'measuredRequests' | 'windows'>,
+  summarize?: Summarizer,
 ): ProfileRecord | undefined {
   const file = `${dir}/${name}.cpuprofile`;
   if (!existsSync(file)) return undefined;
   const record: ProfileRecord = { ...entry, profile: `${name}.cpuprofile` };
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   if (entry.windows.length) {
+    const measured = onlyWithin(profile, entry.windows);
     record.measuredProfile = `${name}.measured.cpuprofile`;
-    writeFileSync(`${dir}/${record.measuredProfile}`, JSON.stringify(onlyWithin(profile, entry.windows)));
+    writeFileSync(`${dir}/${record.measuredProfile}`, JSON.stringify(measured));
+    if (summarize && entry.measuredRequests > 0) {
+      const { total, packages } = summarize(measured, entry.measuredRequests);
+      record.cost = { total, packages: Object.fromEntries(packages) };
+    }
   }
   writeFileSync(`${dir}/${name}.json`, `${JSON.stringify(record, null, 2)}\n`);
   return record;

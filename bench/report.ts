@@ -1,5 +1,6 @@
 import { median, type LoadResult } from './load.js';
 import type { NodeBinary } from './nodes.js';
+import type { ProfileRecord } from './profiles.js';
 import { describeCount, OPERATIONS, type OperationCount, type OperationFigures } from './operations.js';
 import { REPEATS, type PerUserTimes } from './per-user.js';
 
@@ -16,6 +17,8 @@ export interface SetupFigures {
 export interface NodeFigures {
   node: NodeBinary;
   setups: SetupFigures[];
+  /** With BENCH_CPU_PROF=1: each setup's profile, summarised over the measured rounds when possible. */
+  profiles?: ProfileRecord[];
 }
 
 export interface BenchReport {
@@ -174,10 +177,45 @@ export function renderReport(report: BenchReport): string {
       `| ours: 1 read and 0 writes per unchanged authenticated read (counted on Node ${report.countedOn}) | ${fixed(read?.reads, 2)} reads, ${fixed(read?.writes, 2)} writes | ${verdict(read === undefined ? undefined : read.reads <= 1 && read.writes === 0)} |`,
       `| RSS after load, ours − nest-docs (reported; this Node only) | ${rssDelta === undefined ? '–' : `${rssDelta >= 0 ? '+' : ''}${rssDelta.toFixed(0)} MiB`} | |`,
     );
+    lines.push(...profileSection(run));
   }
 
   lines.push(...operationsSection(report, setupNames), ...perUserSection(report));
   return `${lines.join('\n')}\n`;
+}
+
+/** Packages shown in a profile table: those costing most in any setup. */
+const PROFILE_ROWS = 12;
+
+/** With BENCH_CPU_PROF=1: self time per measured request by package, a column per setup. */
+function profileSection(run: NodeFigures): string[] {
+  const costs = (run.profiles ?? []).filter((record) => record.cost);
+  const lines: string[] = [];
+  if (run.profiles?.length) {
+    lines.push(
+      '',
+      `CPU profiles in \`dist/bench/profiles/\` (\`<setup>-node-${run.node.version}.cpuprofile\`, the ` +
+        '`.measured.cpuprofile` of the measured rounds only, and the `.json` of the requests served); the ' +
+        "profiler's own cost is in every figure of this run.",
+    );
+  }
+  if (!costs.length) return lines;
+  const packages = [...new Set(costs.flatMap((record) => Object.keys(record.cost!.packages)))];
+  const most = (name: string) => Math.max(...costs.map((record) => record.cost!.packages[name] ?? 0));
+  packages.sort((a, b) => most(b) - most(a));
+  lines.push(
+    '',
+    `| Self time per measured request (µs), by package | ${costs.map((record) => record.setup).join(' | ')} |`,
+    `| --- | ${costs.map(() => '---:').join(' | ')} |`,
+    `| all (idle left out) | ${costs.map((record) => record.cost!.total.toFixed(0)).join(' | ')} |`,
+    ...packages
+      .slice(0, PROFILE_ROWS)
+      .map(
+        (name) =>
+          `| ${cell(name)} | ${costs.map((record) => (record.cost!.packages[name] ?? 0).toFixed(0)).join(' | ')} |`,
+      ),
+  );
+  return lines;
 }
 
 function operationsSection(report: BenchReport, setupNames: string[]): string[] {

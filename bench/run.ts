@@ -10,7 +10,7 @@ import { loadRun, type LoadResult } from './load.js';
 import { benchNodes, type NodeBinary } from './nodes.js';
 import { countOperations, type OperationFigures } from './operations.js';
 import { timePerUserOperations, type PerUserTimes } from './per-user.js';
-import { monotonicUs, recordProfile, type Window } from './profiles.js';
+import { loadSummarizer, monotonicUs, recordProfile, type ProfileRecord, type Window } from './profiles.js';
 import { SetupProcess, type SetupSpec } from './processes.js';
 import { renderReport, type NodeFigures, type SetupFigures } from './report.js';
 import { seedSessions } from './seed.js';
@@ -273,8 +273,8 @@ async function measureNode(client: MongoClient, launch: Launch, node: NodeBinary
     // Stopped (SIGINT) before the profiles are read: a process writes its profile as it exits.
     await Promise.all(running.map((setup) => setup.stop()));
   }
-  if (config.cpuProfile) writeProfileCounts(node, served);
-  return { node, setups: SETUPS.map((spec) => figures.get(spec.name)!) };
+  const profiles = config.cpuProfile ? await writeProfileCounts(node, served) : [];
+  return { node, setups: SETUPS.map((spec) => figures.get(spec.name)!), profiles };
 }
 
 /**
@@ -282,19 +282,26 @@ async function measureNode(client: MongoClient, launch: Launch, node: NodeBinary
  * (all of them: the profile covers the whole process, start-up included) and those of the measured rounds,
  * with the rounds' times; and `<setup>-node-<version>.measured.cpuprofile`, the profile of those rounds only.
  */
-function writeProfileCounts(
+async function writeProfileCounts(
   node: NodeBinary,
   served: Map<string, { requests: number; measuredRequests: number; windows: Window[] }>,
-): void {
+): Promise<ProfileRecord[]> {
+  const summarize = await loadSummarizer();
+  if (!summarize) log('profiles not summarised: no dist/bench/profile-summary.js with summarizeProfile()');
+  const records: ProfileRecord[] = [];
   for (const [setup, entry] of served) {
     const name = profileName(setup, node);
-    const record = recordProfile(PROFILE_DIR, name, { setup, node: node.version, ...entry });
+    const record = recordProfile(PROFILE_DIR, name, { setup, node: node.version, ...entry }, summarize);
+    if (record) records.push(record);
     log(
       record
-        ? `profile ${PROFILE_DIR}/${record.profile}: ${record.requests} requests; ${record.measuredProfile ?? 'no measured rounds'}: ${record.measuredRequests} requests`
+        ? `profile ${PROFILE_DIR}/${record.profile}: ${record.requests} requests; ` +
+            `${record.measuredProfile ?? 'no measured rounds'}: ${record.measuredRequests} requests` +
+            (record.cost ? `, ${record.cost.total.toFixed(0)} µs per request (self time, not idle)` : '')
         : `${setup} on Node ${node.version} wrote no CPU profile`,
     );
   }
+  return records;
 }
 
 async function main(): Promise<void> {
