@@ -55,8 +55,9 @@ export function asRecord(session: object): Record<string, unknown> {
  */
 export function applicationData(source: object): Record<string, unknown> {
   const data: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(source)) {
-    if (!isUnsafeKey(key, false)) data[key] = value;
+  // Keys, not entries: one array per copy rather than one per field (this runs on every request).
+  for (const key of Object.keys(source)) {
+    if (!isUnsafeKey(key, false)) data[key] = (source as Record<string, unknown>)[key];
   }
   return data;
 }

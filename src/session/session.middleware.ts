@@ -47,12 +47,8 @@ export function createSessionMiddleware(
 
   return (req, res, next) => {
     const context: SessionContext = { req, res };
-    const sent = sendsSessionCookie(req, settings);
-    // The cookie as express-session judged it (its signature checked once, by express-session); verified
-    // again here only to tell a cookie signed with an older secret, when there are several.
-    const presented: PresentedCookie | undefined = sent
-      ? { olderSecret: settings.secret.length > 1 && presentedCookie(req, settings)?.olderSecret === true }
-      : undefined;
+    // The cookie as express-session judged it, known once it has read it (below).
+    let presented: PresentedCookie | undefined;
     // Installed before express-session's own header hook, so it runs after it: it sees the cookie it set.
     beforeHeaders(res, () => followUp(req, res, presented, settings, store));
     let passed = false;
@@ -72,11 +68,17 @@ export function createSessionMiddleware(
         next();
       }),
     );
-    if (!presented) return;
-    // express-session has read the cookie synchronously: with a valid signature it is now loading that id
-    // from the store (asynchronously); with a bad one it made a new session at once and already went on.
-    if (passed) rejections.report('bad-signature', '', req.ip);
-    else presented.id = req.sessionID;
+    // express-session has read the cookie synchronously (its signature checked once, by express-session):
+    // with a valid signature it is now loading that id from the store (asynchronously); without a cookie, or
+    // with a bad signature, it made a new session at once and already went on. The cookie is read again
+    // here only to tell a bad signature from no cookie, and an older secret when there are several.
+    if (!passed) {
+      const olderSecret = settings.secret.length > 1 && presentedCookie(req, settings)?.olderSecret === true;
+      presented = { id: req.sessionID, olderSecret };
+    } else if (sendsSessionCookie(req, settings)) {
+      presented = { olderSecret: false };
+      rejections.report('bad-signature', '', req.ip);
+    }
   };
 }
 

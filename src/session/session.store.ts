@@ -1,8 +1,8 @@
 import { MongoStore } from 'connect-mongo';
 import type { Request } from 'express';
 import type { Session, SessionData } from 'express-session';
-import type { MongoClient } from 'mongodb';
-import { csrfField, applicationData, storedSession, userIdOf } from './session.data.js';
+import type { Collection, MongoClient } from 'mongodb';
+import { CSRF_KEY, csrfField, applicationData, storedSession, userIdOf } from './session.data.js';
 import type { SessionEvents } from './session.events.js';
 import { handleOfKey, storageKey } from './session.ids.js';
 import { sessionLogger } from './session.logger.js';
@@ -28,6 +28,22 @@ interface SessionRecord {
   written?: string;
   /** Its times and device. */
   meta: SessionMeta;
+}
+
+/**
+ * Where a session object carries its `SessionRecord`: a non-enumerable symbol property, which neither
+ * express-session's hash, nor JSON, nor `Object.entries` sees. Not a WeakMap keyed by session: every entry
+ * of one is an ephemeron the garbage collector must trace, one per request (profiled: a WeakMap here more
+ * than doubled GC time per request against plain express-session).
+ */
+const RECORD = Symbol('nestjs-typed-session.record');
+
+function recordIn(session: object): SessionRecord | undefined {
+  return (session as { [RECORD]?: SessionRecord })[RECORD];
+}
+
+function attachRecord(session: object, record: SessionRecord): void {
+  Object.defineProperty(session, RECORD, { value: record, writable: true, configurable: true, enumerable: false });
 }
 
 /** How a rotation that keeps data ended. */
@@ -61,8 +77,8 @@ export class SessionStore extends MongoStore {
   private readonly logger = sessionLogger;
   private readonly calls: StoreCalls;
   private readonly userLock: UserLock;
-  /** Per session object: whether it is stored, whether it was ended meanwhile, what was written, its times. */
-  private readonly records = new WeakMap<object, SessionRecord>();
+  /** The sessions collection for the read of every request (see the constructor). */
+  private readonly reads: Collection<SessionDocument>;
   /** Session ids whose lookup found no document, until the middleware takes them (`wasUnknown`). */
   private readonly unknown = new Set<string>();
 
@@ -86,6 +102,10 @@ export class SessionStore extends MongoStore {
     // an ended session stays ended.
     const durability = { writeConcern: settings.writeConcern, readPreference: 'primary' } as const;
     const documents = db.collection<SessionDocument>(settings.collectionName, durability);
+    // The read of every request goes through a handle without the write concern: the driver copies a
+    // collection's write concern into each operation's options, and a find then deletes it from them, which
+    // leaves an object V8 handles slowly through the rest of the operation (about 10 µs a read, profiled).
+    this.reads = db.collection<SessionDocument>(settings.collectionName, { readPreference: 'primary' });
     this.expiry = new SessionExpiry(settings);
     this.calls = new StoreCalls(client, documents, settings.storeTimeoutMs, ownsClient);
     this.sessions = new SessionCollection(documents, settings, this.expiry, this.calls, events);
@@ -108,15 +128,18 @@ export class SessionStore extends MongoStore {
   }
 
   override get(sid: string, callback: Callback<SessionData | null>): void {
-    this.calls.callback(async () => {
-      const session = await this.read(storageKey(sid));
-      if (session === undefined) {
-        // Taken by the middleware as soon as this answers; bounded in case another caller never takes it.
-        if (this.unknown.size >= MAX_PENDING_UNKNOWN) this.unknown.clear();
-        this.unknown.add(sid);
-      }
-      return session ?? null;
-    }, callback);
+    this.calls.callback(
+      () => this.read(storageKey(sid)),
+      (error, session) => {
+        if (error) return callback(error);
+        if (session === undefined) {
+          // Taken by the middleware as soon as this answers; bounded in case another caller never takes it.
+          if (this.unknown.size >= MAX_PENDING_UNKNOWN) this.unknown.clear();
+          this.unknown.add(sid);
+        }
+        callback(null, session ?? null);
+      },
+    );
   }
 
   /** `true` (once) when loading the session `sid` found no document at all: an unknown or forged id. */
@@ -136,7 +159,7 @@ export class SessionStore extends MongoStore {
 
   override set(sid: string, session: SessionData, callback: Callback = () => undefined): void {
     const key = storageKey(sid);
-    const inserting = !this.records.get(session)?.persisted;
+    const inserting = !recordIn(session)?.persisted;
     this.calls.callback(() => this.write(key, session as SessionData & Session), callback, inserting ? key : undefined);
   }
 
@@ -158,7 +181,7 @@ export class SessionStore extends MongoStore {
    */
   override regenerate(req: Request, callback: (error?: unknown) => void): void {
     const old = req.session as object | undefined;
-    if (!old || !this.records.get(old)?.persisted) {
+    if (!old || !recordIn(old)?.persisted) {
       this.generateFor(req);
       return callback();
     }
@@ -186,7 +209,7 @@ export class SessionStore extends MongoStore {
     const fresh = req.session as SessionData & Session;
     Object.assign(fresh, kept);
     // The login time and device carry over: the absolute timeout is not reset by a rotation.
-    this.records.set(fresh, { persisted: false, ended: false, meta: { ...oldRecord.meta } });
+    attachRecord(fresh, { persisted: false, ended: false, meta: { ...oldRecord.meta } });
     const freshKey = storageKey(fresh.id);
     await this.calls.call(() => this.write(freshKey, fresh), freshKey);
     if (!oldRecord.persisted) return 'rotated';
@@ -208,15 +231,15 @@ export class SessionStore extends MongoStore {
 
   /** Marks sessions read from MongoDB, so that saving them can never re-create a deleted document. */
   override createSession(req: Request, data: SessionData): Session & SessionData {
-    const record = this.records.get(data);
+    const record = recordIn(data);
     const session = super.createSession(req, data);
-    this.records.set(session, record ?? { persisted: true, ended: false, meta: freshMeta() });
+    attachRecord(session, record ?? { persisted: true, ended: false, meta: freshMeta() });
     return session;
   }
 
   /** `true` when `session` has a document: loaded from MongoDB, or written by this request. */
   isStored(session: object): boolean {
-    return this.records.get(session)?.persisted === true;
+    return recordIn(session)?.persisted === true;
   }
 
   /** The times and device of a live session (fresh ones for a session not stored yet). */
@@ -234,7 +257,7 @@ export class SessionStore extends MongoStore {
    * (logout, revocation, expiry) while this request ran.
    */
   wasEndedElsewhere(session: object): boolean {
-    return this.records.get(session)?.ended === true;
+    return recordIn(session)?.ended === true;
   }
 
   /**
@@ -256,10 +279,10 @@ export class SessionStore extends MongoStore {
   }
 
   private recordOf(session: object): SessionRecord {
-    let record = this.records.get(session);
+    let record = recordIn(session);
     if (!record) {
       record = { persisted: false, ended: false, meta: freshMeta() };
-      this.records.set(session, record);
+      attachRecord(session, record);
     }
     return record;
   }
@@ -271,7 +294,7 @@ export class SessionStore extends MongoStore {
 
   /** The stored session, `null` when it cannot be served (expired, invalid), `undefined` when there is none. */
   private async read(key: string): Promise<SessionData | null | undefined> {
-    const document = await this.documents.findOne({ _id: key });
+    const document = await this.reads.findOne({ _id: key });
     if (!document) return undefined;
     const stored = storedSession(document.session);
     const userId = stored && userIdOf(stored.data, this.settings);
@@ -293,11 +316,12 @@ export class SessionStore extends MongoStore {
       // The schema's output may be any object: copied without unsafe keys, as stored data is.
       data = applicationData(verdict.data);
     }
-    Object.assign(data, csrfField(stored.raw));
+    const token = stored.raw[CSRF_KEY];
+    if (typeof token === 'string') data[CSRF_KEY] = token;
     data.cookie = stored.cookie;
     const session = data as unknown as SessionData;
     const createdAt = document.createdAt instanceof Date ? document.createdAt : new Date(now);
-    this.records.set(session, {
+    attachRecord(session, {
       persisted: true,
       ended: false,
       meta: {

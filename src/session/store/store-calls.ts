@@ -66,22 +66,47 @@ export class StoreCalls {
    * storage key of a new session the operation writes: if it fails in an outage, that document is deleted
    * once MongoDB is back.
    */
-  async call<T>(operation: () => Promise<T>, inserting?: string): Promise<T> {
-    let result: T;
-    try {
-      result = await this.bounded(operation);
-    } catch (error) {
-      if (inserting !== undefined && isOutage(error)) this.unsettled.add(inserting);
-      this.failed(error);
-      throw error;
-    }
-    await this.recovered();
-    return result;
+  call<T>(operation: () => Promise<T>, inserting?: string): Promise<T> {
+    // One promise and one timer per call on the way of every request: no async function, no extra chain.
+    return this.bounded(operation).then(
+      (result) => (this.unreachable ? this.recovered().then(() => result) : result),
+      (error: unknown) => {
+        if (inserting !== undefined && isOutage(error)) this.unsettled.add(inserting);
+        this.failed(error);
+        throw error;
+      },
+    );
   }
 
-  /** Runs a store operation bounded in time and reconnecting, without logging (the caller judges its errors). */
+  /**
+   * Runs a store operation bounded in time, without logging (the caller judges its errors). A driver whose
+   * topology was closed (MongoDB down at boot: the client stays closed for good unless connected again) is
+   * reconnected once and the operation run again, within the same bound.
+   */
   bounded<T>(operation: () => Promise<T>): Promise<T> {
-    return withTimeout(this.reconnectable(operation), this.timeoutMs);
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new StoreTimeoutError(`MongoDB did not answer within ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
+      // Settled after the timeout, the outcome is ignored: nobody waits for it any more.
+      const succeeded = (result: T) => {
+        clearTimeout(timer);
+        resolve(result);
+      };
+      const failed = (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      };
+      run(operation).then(succeeded, (error: unknown) => {
+        if (this.closing || (error as Error | undefined)?.name !== 'MongoTopologyClosedError') return failed(error);
+        this.reconnecting ??= this.client
+          .connect()
+          .then(() => undefined)
+          .finally(() => (this.reconnecting = undefined));
+        this.reconnecting.then(() => run(operation)).then(succeeded, failed);
+      });
+    });
   }
 
   /** Records a failed call: an outage is logged once (and may recover the client), any other error each time. */
@@ -102,27 +127,6 @@ export class StoreCalls {
     await this.recovery.stop();
   }
 
-  /**
-   * Runs `operation`, reconnecting once when the driver's topology is closed: a client whose first
-   * connection failed (MongoDB down at boot) stays closed for good unless it is connected again.
-   */
-  private reconnectable<T>(operation: () => Promise<T>): Promise<T> {
-    let pending: Promise<T>;
-    try {
-      pending = operation();
-    } catch (error) {
-      pending = Promise.reject(error);
-    }
-    return pending.catch((error: unknown) => {
-      if (this.closing || (error as Error | undefined)?.name !== 'MongoTopologyClosedError') throw error;
-      this.reconnecting ??= this.client
-        .connect()
-        .then(() => undefined)
-        .finally(() => (this.reconnecting = undefined));
-      return this.reconnecting.then(operation);
-    });
-  }
-
   /** After an outage: logs the recovery and deletes the new sessions whose inserts were given up on. */
   private async recovered(): Promise<void> {
     if (!this.unreachable) return;
@@ -139,23 +143,11 @@ export class StoreCalls {
   }
 }
 
-/** `operation`, or a `StoreTimeoutError` after `timeoutMs` (one timer, no extra promise chain). */
-function withTimeout<T>(operation: Promise<T>, timeoutMs: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new StoreTimeoutError(`MongoDB did not answer within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    // Settled after the timeout, the outcome is ignored: nobody waits for it any more.
-    operation.then(
-      (result) => {
-        clearTimeout(timer);
-        resolve(result);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
+/** `operation()`, with a synchronous throw turned into a rejection. */
+function run<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return operation();
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
