@@ -44,7 +44,7 @@ export function packageOf(url: string, functionName: string): string {
   }
   if (url.startsWith('node:')) return 'node core';
   if (/\/(dist|src)\/session\//.test(url)) return 'library';
-  if (/\/(dist|src)\/app\//.test(url) || url.endsWith("/dist/main.js")) return 'example app';
+  if (/\/(dist|src)\/app\//.test(url) || url.endsWith('/dist/main.js')) return 'example app';
   if (url.includes('/dist/bench/')) return 'bench setup';
   const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url.slice(url.lastIndexOf('node_modules/')));
   return match ? match[1] : url;

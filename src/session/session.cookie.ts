@@ -60,8 +60,10 @@ function readCookie(header: string | undefined, name: string): string | undefine
 
 /** `true` when the response already sets (or clears) the session cookie. */
 export function setsSessionCookie(res: Response, settings: ResolvedSessionOptions): boolean {
+  const header = res.getHeader('Set-Cookie');
+  if (header === undefined) return false;
   const prefix = `${settings.name}=`;
-  return ([] as unknown[]).concat(res.getHeader('Set-Cookie') ?? []).some((line) => String(line).startsWith(prefix));
+  return Array.isArray(header) ? header.some((line) => line.startsWith(prefix)) : String(header).startsWith(prefix);
 }
 
 /** Sets the session cookie of `req.session` again (refreshed expiry, current secret). */
