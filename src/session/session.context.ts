@@ -7,6 +7,8 @@ export interface SessionContext {
   res: Response;
   /** Why the session could not be loaded (MongoDB unreachable); the request goes on without one. */
   storeError?: unknown;
+  /** The cookie's lifetime is fitted to the session's when the headers are written (`fitCookieLifetime`). */
+  fitsLifetime?: boolean;
 }
 
 /** Lets the singleton `SessionService` find the current request without being request-scoped. */

@@ -1,7 +1,9 @@
 import type { CookieOptions as ExpressSessionCookieOptions } from 'express-session';
 import type { Request, Response } from 'express';
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { SessionContext } from './session.context.js';
 import type { ResolvedSessionOptions } from './session.options.js';
+import type { SessionStore } from './session.store.js';
 
 /** The session cookie a request presented. */
 export interface PresentedCookie {
@@ -77,6 +79,25 @@ export function clearSessionCookie(req: Request, res: Response, settings: Resolv
   if (res.headersSent) return;
   const { path, domain, httpOnly, sameSite, secure } = settings.cookie;
   res.clearCookie(settings.name, { path, domain, httpOnly, sameSite, secure: secure === 'auto' ? req.secure : secure });
+}
+
+/**
+ * Gives the session's cookie the session's lifetime when its headers are written: the idle timeout of its
+ * kind capped by its absolute deadline, or none (a browser-session cookie). Installed once per request, after
+ * express-session's own header hook, so that it runs before it: the lifetime express-session serializes is
+ * ours. `SessionService.login` installs it for a remembered login.
+ */
+export function fitCookieLifetime(context: SessionContext, store: SessionStore): void {
+  if (context.fitsLifetime) return;
+  context.fitsLifetime = true;
+  const { req } = context;
+  beforeHeaders(context.res, () => {
+    const cookie = req.session?.cookie;
+    if (!cookie) return;
+    const lifetime = store.cookieLifetime(req.session, Date.now());
+    cookie.originalMaxAge = lifetime;
+    cookie.maxAge = lifetime ?? undefined;
+  });
 }
 
 /** Calls `listener` when the response's headers are about to be written (as the `on-headers` package does). */

@@ -2,6 +2,7 @@ import session from 'express-session';
 import type { Request, RequestHandler, Response } from 'express';
 import {
   beforeHeaders,
+  fitCookieLifetime,
   expressCookieOptions,
   presentedCookie,
   sendsSessionCookie,
@@ -52,22 +53,19 @@ export function createSessionMiddleware(
     // Installed before express-session's own header hook, so it runs after it: it sees the cookie it set.
     beforeHeaders(res, () => followUp(req, res, presented, settings, store));
     let passed = false;
-    sessionContext.run(context, () =>
-      expressSession(req, res, (error?: unknown) => {
-        // express-session calls this again when a save or touch fails after the handler answered; going
-        // on would hand an answered request to the handlers after this one. The store logged the failure.
-        if (passed) return;
-        passed = true;
-        if (error !== undefined) context.storeError = error;
-        else if (presented?.id !== undefined && store.wasUnknown(presented.id)) {
-          rejections.report('unknown-id', sessionHandle(presented.id), req.ip);
-        }
-        if (settings.cookie.secure === 'auto' && !req.secure && forwardedHttps(req)) proxyWarning.warn();
-        // Installed after express-session's hook, so it runs before it: the lifetime it serializes is ours.
-        beforeHeaders(res, () => fitLifetime(req, store));
-        next();
-      }),
-    );
+    sessionContext.run(context, expressSession, req, res, (error?: unknown) => {
+      // express-session calls this again when a save or touch fails after the handler answered; going
+      // on would hand an answered request to the handlers after this one. The store logged the failure.
+      if (passed) return;
+      passed = true;
+      if (error !== undefined) context.storeError = error;
+      else if (presented?.id !== undefined && store.wasUnknown(presented.id)) {
+        rejections.report('unknown-id', sessionHandle(presented.id), req.ip);
+      }
+      if (settings.cookie.secure === 'auto' && !req.secure && forwardedHttps(req)) proxyWarning.warn();
+      if (needsLifetime(req, settings, store)) fitCookieLifetime(context, store);
+      next();
+    });
     // express-session has read the cookie synchronously (its signature checked once, by express-session):
     // with a valid signature it is now loading that id from the store (asynchronously); without a cookie, or
     // with a bad signature, it made a new session at once and already went on. The cookie is read again
@@ -82,13 +80,16 @@ export function createSessionMiddleware(
   };
 }
 
-/** Gives the session's cookie the session's lifetime (or none: a browser-session cookie). */
-function fitLifetime(req: Request, store: SessionStore): void {
-  const cookie = req.session?.cookie;
-  if (!cookie) return;
-  const lifetime = store.cookieLifetime(req.session, Date.now());
-  cookie.originalMaxAge = lifetime;
-  cookie.maxAge = lifetime ?? undefined;
+/**
+ * `true` when express-session alone would not give the cookie the session's lifetime: the cookie is
+ * persistent (its expiry follows the idle and absolute timeouts), the session is remembered, or its stored
+ * cookie has an expiry it should not have (the options changed). A browser-session cookie of a session that
+ * is not remembered needs nothing: no work per request for an option that is off.
+ */
+function needsLifetime(req: Request, settings: ResolvedSessionOptions, store: SessionStore): boolean {
+  if (settings.cookie.persistent) return true;
+  const session = req.session as Request['session'] | undefined;
+  return session !== undefined && (session.cookie.originalMaxAge != null || store.isRemembered(session));
 }
 
 /** What express-session does not do for the cookie: resend it when the session's expiry moved, and no-store. */

@@ -1,7 +1,7 @@
 import { ForbiddenException, HttpException, Inject, Injectable, Optional, UnauthorizedException } from '@nestjs/common';
 import type { Session as ExpressSession } from 'express-session';
 import { assertStorable, CSRF_KEY, asRecord, applicationData, userIdOf } from './session.data.js';
-import { clearSessionCookie } from './session.cookie.js';
+import { clearSessionCookie, fitCookieLifetime } from './session.cookie.js';
 import { throwIfLoadFailed } from './session.request.js';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -217,7 +217,8 @@ export class SessionService<S extends object = AppSessionData> {
       throw new SessionDataError(`login() needs data.${this.settings.userIdField}, the user id (option userIdField).`);
     }
     for (const [key, value] of Object.entries(data)) assertStorable(key, value);
-    const { req } = this.context('login');
+    const context = this.context('login');
+    const { req } = context;
     this.assertCanIssueCookie(req);
     const old = this.require('login');
     const oldId = old.id;
@@ -233,6 +234,7 @@ export class SessionService<S extends object = AppSessionData> {
         ip: req.ip,
         remember: options.remember === true ? true : undefined,
       });
+      if (options.remember === true) fitCookieLifetime(context, this.store);
       asRecord(req.session)[CSRF_KEY] = newCsrfToken(); // a new token with every login
       await fromCallback((done) => req.session.save(done));
     };

@@ -247,6 +247,11 @@ export class SessionStore extends MongoStore {
     return this.recordOf(session).meta;
   }
 
+  /** `true` when `session` was logged in with "remember me" (the `rememberMe` timeouts). */
+  isRemembered(session: object): boolean {
+    return recordIn(session)?.meta.remember === true;
+  }
+
   /** Sets what the next write of `session` records beside its data (login time, device). */
   setMeta(session: object, meta: SessionMeta): void {
     this.recordOf(session).meta = meta;
