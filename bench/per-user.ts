@@ -122,10 +122,14 @@ export async function timePerUserOperations(
               throw new Error(`destroyAllForUser ended ${ended} sessions, not ${SESSIONS_PER_USER}`);
           }),
         );
-        const left = await sessions.countDocuments({ _id: { $in: ids } as never });
+        // Checks, not timed: five reads by `_id` (which FerretDB's SQLite backend answers without a scan) and
+        // the collection's count from its metadata, not a scan of 100 000 documents.
+        const left = (
+          await Promise.all(ids.map((_id) => sessions.findOne({ _id } as never, { projection: { _id: 1 } })))
+        ).filter(Boolean).length;
         if (left !== 0) throw new Error(`${left} of the user's sessions are still stored after destroyAllForUser`);
       }
-      const total = await sessions.countDocuments();
+      const total = await sessions.estimatedDocumentCount();
       if (total !== size - SESSIONS_PER_USER)
         throw new Error(`the collection holds ${total} other sessions, not ${size - SESSIONS_PER_USER}`);
       results.push({

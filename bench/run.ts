@@ -28,14 +28,16 @@ function setting(name: string, fallback: number, min = 1): number {
 }
 
 // The defaults keep the whole `npm run bench` (build included) under 10 minutes on a 2-core machine with two
-// Nodes, on either FerretDB backend: about 30 s to build, 1 minute of counting, under 2 minutes of load per
-// Node (4 setups × (2 s + 5 × (1 + 3) s) plus start-up), 2–4 minutes for the per-user phase at 100 000 sessions.
+// Nodes, on either FerretDB backend: under 30 s to build, 40 s of counting, about 1.5 minutes of load per Node
+// (4 setups × (2 s + 4 × (1 + 3) s) plus start-up), 2.5–5 minutes for the per-user phase at 100 000 sessions
+// (measured on SQLite, machine loaded by others: 568 s in all with 5 rounds). 4 rounds: each of the 4 setups
+// runs once in each position.
 const config = {
   sessions: setting('BENCH_SESSIONS', 1000, 3),
   connections: setting('BENCH_CONNECTIONS', 32),
   warmup: setting('BENCH_WARMUP', 2),
   duration: setting('BENCH_DURATION', 3),
-  rounds: setting('BENCH_ROUNDS', 5),
+  rounds: setting('BENCH_ROUNDS', 4),
   countedRequests: setting('BENCH_COUNTED_REQUESTS', 300),
   operationRepeats: setting('BENCH_OPERATION_REPEATS', 20),
   perUserSizes: (process.env.BENCH_PER_USER_SIZES ?? '1000,100000')
