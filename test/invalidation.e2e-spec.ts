@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import type { INestApplication } from '@nestjs/common';
+import { RequestMethod, type INestApplication } from '@nestjs/common';
 import { MongoClient, type CommandStartedEvent } from 'mongodb';
 import { SessionModule, type SessionEvent, type SessionModuleOptions } from 'nestjs-typed-session';
 import request from 'supertest';
@@ -221,6 +221,42 @@ describe('routes left out of session loading', () => {
     // Other routes still load the session; the guard refuses where no session was loaded.
     await s.http().get('/s/guarded').set('Cookie', cookie).expect(200);
     expect(commands).toEqual(['find']);
+  });
+
+  it('match as Nest routes: under the global prefix, any case, a trailing slash, one method; nothing else', async () => {
+    const db = new TestDatabase();
+    databases.push(db);
+    const client = new MongoClient(mongoUri(), { monitorCommands: true });
+    clients.push(client);
+    const commands: string[] = [];
+    client.on('commandStarted', (event: CommandStartedEvent) => {
+      if (event.databaseName === db.name) commands.push(event.commandName);
+    });
+    const options = scenarioOptions(db, {
+      uri: undefined,
+      client,
+      exclude: ['s/health', { path: 's/guarded', method: RequestMethod.POST }],
+    });
+    const app = await startScenarioApp(SessionModule.forRoot(options), undefined, { globalPrefix: 'api' });
+    running.push(app);
+    const http = () => request(app.getHttpServer());
+    const cookie = cookieFrom(await http().post('/api/s/login').send({ userId: 'u-prefixed' }).expect(200));
+
+    const loads = async (method: 'get' | 'post', path: string) => {
+      commands.length = 0;
+      await http()[method](path).set('Cookie', cookie);
+      return commands.includes('find');
+    };
+    expect(await loads('get', '/api/s/health')).toBe(false);
+    expect(await loads('get', '/api/s/health/')).toBe(false);
+    expect(await loads('get', '/api/S/Health')).toBe(false);
+    expect(await loads('get', '/api/s/health?probe=1')).toBe(false);
+    // Only the method named is left out; paths that merely start like an excluded one are not.
+    expect(await loads('post', '/api/s/guarded')).toBe(false);
+    expect(await loads('get', '/api/s/guarded')).toBe(true);
+    expect(await loads('get', '/api/s/health-check')).toBe(true);
+    expect(await loads('get', '/api/s/health/deeper')).toBe(true);
+    await http().get('/api/s/guarded').set('Cookie', cookie).expect(200);
   });
 
   it('writes every session change with a majority write concern (the writeConcern default)', async () => {

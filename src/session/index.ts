@@ -19,11 +19,11 @@ export { CsrfGuard } from './session.csrf.guard.js';
 export { AuthGuard } from './session.guard.js';
 export { SessionBusyError } from './store/user-lock.js';
 export { SessionModule } from './session.module.js';
+export type { ExcludedRoute } from './session.exclusion.js';
 export type { SessionModuleExtras } from './session.module-definition.js';
 export type {
   AutoRemoveMode,
   CsrfOptions,
-  ExcludedRoute,
   RememberMeOptions,
   SessionCookieOptions,
   SessionLimitPolicy,

@@ -10,6 +10,7 @@ import {
   setSessionCookie,
   type PresentedCookie,
 } from './session.cookie.js';
+import type { ExclusionTest } from './session.exclusion.js';
 import { sessionHandle } from './session.ids.js';
 import { sessionContext, type SessionContext } from './session.context.js';
 import type { ResolvedSessionOptions } from './session.options.js';
@@ -33,6 +34,7 @@ export function createSessionMiddleware(
   settings: ResolvedSessionOptions,
   store: SessionStore,
   rejections: SessionRejections,
+  excluded?: ExclusionTest,
 ): RequestHandler {
   const expressSession = session({
     name: settings.name,
@@ -47,6 +49,7 @@ export function createSessionMiddleware(
   const proxyWarning = new OnceLogger();
 
   return (req, res, next) => {
+    if (excluded?.(req)) return next();
     const context: SessionContext = { req, res };
     // The cookie as express-session judged it, known once it has read it (below).
     let presented: PresentedCookie | undefined;

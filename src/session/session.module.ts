@@ -1,20 +1,20 @@
 import {
   Inject,
   Module,
-  RequestMethod,
-  type MiddlewareConsumer,
   type NestModule,
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
+import { ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
+import type { RequestHandler } from 'express';
 import { Server as HttpsServer } from 'node:https';
 import { MongoClient } from 'mongodb';
 import { CsrfGuard } from './session.csrf.guard.js';
 import { AuthGuard } from './session.guard.js';
 import { LogoutInterceptor, PasswordChangeInterceptor } from './interceptors/index.js';
 import { RESOLVED_SESSION_OPTIONS } from './session.internal-constants.js';
+import { exclusionTest } from './session.exclusion.js';
 import { createSessionMiddleware } from './session.middleware.js';
 import { ConfigurableModuleClass, SESSION_MODULE_OPTIONS } from './session.module-definition.js';
 import { resolveSessionOptions, type ResolvedSessionOptions } from './session.options.js';
@@ -82,15 +82,22 @@ export class SessionModule
     private readonly store: SessionStore,
     private readonly rejections: SessionRejections,
     private readonly adapterHost: HttpAdapterHost,
+    private readonly config: ApplicationConfig,
   ) {
     super();
   }
 
-  configure(consumer: MiddlewareConsumer): void {
-    consumer
-      .apply(createSessionMiddleware(this.settings, this.store, this.rejections))
-      .exclude(...this.settings.exclude)
-      .forRoutes({ path: '{*path}', method: RequestMethod.ALL });
+  /**
+   * Mounts the session middleware on the HTTP adapter, as `app.use()` would, before the middleware modules
+   * apply with `MiddlewareConsumer`: one function per request, no route matching of Nest's (measured: the
+   * `forRoutes('{*path}')` mount with an `exclude` cost about 10–16 µs a request). Excluded routes are
+   * compiled once, with the global prefix (`exclusionTest`).
+   */
+  configure(): void {
+    const adapter = this.adapterHost.httpAdapter as { use(handler: RequestHandler): unknown } | undefined;
+    if (!adapter) return; // an application context without HTTP: no requests
+    const excluded = exclusionTest(this.settings.exclude, this.config.getGlobalPrefix());
+    adapter.use(createSessionMiddleware(this.settings, this.store, this.rejections, excluded));
   }
 
   async onModuleInit(): Promise<void> {

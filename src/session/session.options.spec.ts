@@ -82,6 +82,7 @@ describe('resolveSessionOptions', () => {
     ['writeConcern', { writeConcern: 'majority' }],
     ['exclude', { exclude: 'health' }],
     ['exclude', { exclude: [{ method: 0 }] }],
+    ['exclude', { exclude: ['assets/{*path'] }],
   ];
 
   it.each(invalid)('names the option "%s" when it is wrong: %j', (option, overrides) => {

@@ -1,16 +1,13 @@
-import type { MiddlewareConsumer } from '@nestjs/common';
 import type { MongoClient, WriteConcernSettings } from 'mongodb';
 import type { AppSessionData, SessionKey } from './session.types.js';
 import { isReservedKey, userIdOf } from './session.data.js';
 import { SessionOptionsError } from './session.errors.js';
+import { invalidExclusion, type ExcludedRoute } from './session.exclusion.js';
 import type { SessionEvent } from './session.events.js';
 import type { SessionSchema } from './session.schema.js';
 
 /** How expired session documents are deleted from MongoDB. Expired sessions are never served, whichever. */
 export type AutoRemoveMode = 'native' | 'interval' | 'disabled';
-
-/** A route left out of session loading, as Nest's `exclude()` takes it: a path, or `{ path, method }`. */
-export type ExcludedRoute = Parameters<ReturnType<MiddlewareConsumer['apply']>['exclude']>[number];
 
 /** Cookie attributes of the session cookie. */
 export interface SessionCookieOptions {
@@ -163,10 +160,11 @@ export interface SessionModuleOptions {
    */
   writeConcern?: WriteConcernSettings;
   /**
-   * Routes the session middleware leaves out, in Nest's `exclude` form (`'health'`, `'assets/{*path}'`,
-   * `{ path: 'metrics', method: RequestMethod.GET }`): no session is loaded for them, so they never wait for
-   * MongoDB (health checks, static files). `SessionService` and `@Session()` find no session there, and
-   * `AuthGuard` refuses them unless they are `@Public()`. Default: none.
+   * Routes the session middleware leaves out, written as Nest routes (`'health'`, `'assets/{*path}'`,
+   * `{ path: 'metrics', method: RequestMethod.GET }`) and matched under the global prefix, with or without a
+   * trailing slash, in any case; a URI version is part of the path (`'v1/health'`). No session is loaded for
+   * them, so they never wait for MongoDB (health checks, static files). `SessionService` and `@Session()` find
+   * no session there, and `AuthGuard` refuses them unless they are `@Public()`. Default: none.
    */
   exclude?: ExcludedRoute[];
   /** Sessions on WebSocket connections; see `SessionSocketOptions`. */
@@ -404,6 +402,8 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
       "E.g. exclude: ['health', 'assets/{*path}'].",
     );
   }
+  const badRoute = invalidExclusion(exclude);
+  if (badRoute) fail('exclude', badRoute, "Write paths as Nest routes, e.g. 'health' or 'assets/{*path}'.");
   if (cookie.persistent !== undefined && typeof cookie.persistent !== 'boolean') {
     fail('cookie.persistent', `must be true or false, got ${JSON.stringify(cookie.persistent)}`, 'Default: false.');
   }

@@ -263,7 +263,7 @@ export function scenarioOptions(db: TestDatabase, overrides: Partial<SessionModu
 export async function startScenarioApp(
   sessionModule: DynamicModule,
   logger?: LoggerService,
-  options: { trustProxy?: boolean } = {},
+  options: { trustProxy?: boolean; globalPrefix?: string } = {},
 ): Promise<INestApplication> {
   @Module({ imports: [sessionModule], controllers: [ScenarioController] })
   class ScenarioModule {}
@@ -271,6 +271,7 @@ export async function startScenarioApp(
   const moduleRef = await Test.createTestingModule({ imports: [ScenarioModule] }).compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ logger: logger ?? false });
   if (options.trustProxy) app.set('trust proxy', 1);
+  if (options.globalPrefix) app.setGlobalPrefix(options.globalPrefix);
   await app.init();
   return app;
 }
