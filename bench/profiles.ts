@@ -1,13 +1,13 @@
 // CPU profiles of the setups (BENCH_CPU_PROF=1): named by setup and Node, with the requests served while
 // profiled, and a copy restricted to the measured rounds so that its time divided by their requests is a
-// cost per request (start-up, seeding and warm-up left out).
+// cost per request (start-up, seeding and warm-up left out), summarised by bench/profile-summary.ts.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 /** The parts of a V8 CPU profile (`.cpuprofile`) read and written here. */
 interface CpuProfile {
   nodes: {
     id: number;
-    callFrame: { functionName: string; url: string; [key: string]: unknown };
+    callFrame: { functionName: string; url: string; lineNumber: number; [key: string]: unknown };
     hitCount?: number;
     children?: number[];
   }[];
@@ -30,21 +30,6 @@ export interface ProfileCost {
 }
 
 type Summarizer = (profile: CpuProfile, requests: number) => { total: number; packages: Map<string, number> };
-
-/**
- * `summarizeProfile` of bench/profile-summary.ts when it is built beside this file: it is loaded at run
- * time, so that the benchmark runs without it (profiles are then written, not summarised).
- */
-export async function loadSummarizer(): Promise<Summarizer | undefined> {
-  try {
-    const module = (await import(new URL('./profile-summary.js', import.meta.url).href)) as {
-      summarizeProfile?: unknown;
-    };
-    return typeof module.summarizeProfile === 'function' ? (module.summarizeProfile as Summarizer) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** What the benchmark knows of one profiled process: where its profile is, and the requests it served. */
 export interface ProfileRecord {

@@ -10,7 +10,8 @@ import { loadRun, type LoadResult } from './load.js';
 import { benchNodes, type NodeBinary } from './nodes.js';
 import { countOperations, type OperationFigures } from './operations.js';
 import { timePerUserOperations, type PerUserTimes } from './per-user.js';
-import { loadSummarizer, monotonicUs, recordProfile, type ProfileRecord, type Window } from './profiles.js';
+import { summarizeProfile } from './profile-summary.js';
+import { monotonicUs, recordProfile, type ProfileRecord, type Window } from './profiles.js';
 import { SetupProcess, type SetupSpec } from './processes.js';
 import { renderReport, type NodeFigures, type SetupFigures } from './report.js';
 import { seedSessions } from './seed.js';
@@ -275,7 +276,7 @@ async function measureNode(client: MongoClient, launch: Launch, node: NodeBinary
     // Stopped (SIGINT) before the profiles are read: a process writes its profile as it exits.
     await Promise.all(running.map((setup) => setup.stop()));
   }
-  const profiles = config.cpuProfile ? await writeProfileCounts(node, served) : [];
+  const profiles = config.cpuProfile ? writeProfileCounts(node, served) : [];
   return { node, setups: SETUPS.map((spec) => figures.get(spec.name)!), profiles };
 }
 
@@ -284,16 +285,14 @@ async function measureNode(client: MongoClient, launch: Launch, node: NodeBinary
  * (all of them: the profile covers the whole process, start-up included) and those of the measured rounds,
  * with the rounds' times; and `<setup>-node-<version>.measured.cpuprofile`, the profile of those rounds only.
  */
-async function writeProfileCounts(
+function writeProfileCounts(
   node: NodeBinary,
   served: Map<string, { requests: number; measuredRequests: number; windows: Window[] }>,
-): Promise<ProfileRecord[]> {
-  const summarize = await loadSummarizer();
-  if (!summarize) log('profiles not summarised: no dist/bench/profile-summary.js with summarizeProfile()');
+): ProfileRecord[] {
   const records: ProfileRecord[] = [];
   for (const [setup, entry] of served) {
     const name = profileName(setup, node);
-    const record = recordProfile(PROFILE_DIR, name, { setup, node: node.version, ...entry }, summarize);
+    const record = recordProfile(PROFILE_DIR, name, { setup, node: node.version, ...entry }, summarizeProfile);
     if (record) records.push(record);
     log(
       record
