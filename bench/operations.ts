@@ -15,6 +15,7 @@ export const OPERATIONS = [
   { name: 'loginRotation', label: 'login with a logged-in cookie (rotation)', expected: undefined },
   { name: 'loginAtLimit', label: 'login of a user at the session limit (5), one evicted', expected: undefined },
   { name: 'logout', label: 'logout', expected: undefined },
+  { name: 'logoutEverywhere', label: 'logout everywhere (the user has 3 sessions)', expected: undefined },
   { name: 'excluded', label: 'excluded route with a cookie (`GET /health`)', expected: '0' },
   { name: 'passwordChange', label: 'password change (other sessions ended, id rotated)', expected: undefined },
 ] as const;
@@ -176,6 +177,16 @@ export async function countOperations(
       'logout',
       async () => (await fresh(1, someUser))[0],
       (cookie) => request('POST', logout, cookie),
+    );
+  }
+
+  // (f) Logout everywhere, from one of the three sessions of one user (the login's).
+  const everywhere = spec.logoutEverywhere;
+  if (everywhere !== undefined) {
+    await measure(
+      'logoutEverywhere',
+      async () => (await fresh(3, () => ({})))[0],
+      (cookie) => request('POST', everywhere, cookie),
     );
   }
 

@@ -17,6 +17,8 @@ export interface SetupSpec {
    * changes it from `current` to `next`.
    */
   passwordChange?: { path: string; password: string; body: (current: string, next: string) => object };
+  /** A route that ends every session of the logged-in user (POST). */
+  logoutEverywhere?: string;
   /** The most sessions a user may have; a login beyond it ends the oldest. */
   sessionLimit?: number;
   /** A route left out of session loading, whose requests should reach no database even with a cookie. */

@@ -247,9 +247,8 @@ function operationsSection(report: BenchReport, setupNames: string[]): string[] 
   const others = report.operations.filter((entry) => Object.keys(entry.other).length);
   lines.push(
     '',
-    'Not counted: a logout of all of a user\'s sessions ("logout everywhere"), which the example app has no ' +
-      'route for (`SessionService.destroyAllForUser` is timed below, per user). The example app registers no ' +
-      '`CsrfGuard`, so its unsafe routes are sent without a CSRF token.',
+    'The example app registers no `CsrfGuard`, so its unsafe routes are sent without a CSRF token (the guard ' +
+      'sends no command).',
   );
   if (others.length) {
     lines.push(

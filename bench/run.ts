@@ -123,6 +123,7 @@ const ALL_SETUPS: SetupSpec[] = [
     script: 'dist/main.js',
     login: { path: '/auth/login', body: { username: 'alice', password: 'alice-password' } },
     logout: '/auth/logout',
+    logoutEverywhere: '/auth/logout-everywhere',
     passwordChange: {
       path: '/auth/password',
       password: 'alice-password',

@@ -237,6 +237,32 @@ describe('DELETE /auth/sessions/:handle', () => {
   });
 });
 
+describe('POST /auth/logout-everywhere', () => {
+  it("ends every one of the user's sessions, this one included, and no other user's", async () => {
+    const phone = (await login('alice')).cookie;
+    const laptop = (await login('alice')).cookie;
+    const bob = (await login('bob', 'bob-new-password')).cookie;
+    const aliceSessions = () => db.sessions().countDocuments({ 'session.userId': 'u-alice' });
+    expect(await aliceSessions()).toBeGreaterThanOrEqual(2);
+
+    const response = await http().post('/auth/logout-everywhere').set('Cookie', laptop);
+    expect(response.status).toBe(200);
+    expect(response.body.ended).toBeGreaterThanOrEqual(2);
+    expect(setCookieFor(response)).toMatch(/Expires=Thu, 01 Jan 1970/);
+    expect(response.headers['cache-control']).toBe('no-store');
+    expect(await aliceSessions()).toBe(0);
+    for (const cookie of [phone, laptop]) expect((await http().get('/me').set('Cookie', cookie)).status).toBe(401);
+    expect((await http().get('/me').set('Cookie', bob)).status).toBe(200);
+    expect(await db.sessions().countDocuments({ _id: storedIdOf(bob) })).toBe(1);
+  });
+
+  it('is 401 without a session, and ends nothing', async () => {
+    const before = await db.sessions().countDocuments({});
+    expect((await http().post('/auth/logout-everywhere')).status).toBe(401);
+    expect(await db.sessions().countDocuments({})).toBe(before);
+  });
+});
+
 describe('lifecycle events through @nestjs/event-emitter', () => {
   it('reach the application listener, with handles and no session ids', async () => {
     const audit = app.get(SessionAuditListener);

@@ -71,6 +71,14 @@ export class AuthController {
     return { changed: true };
   }
 
+  /** Logs the user out everywhere: every one of the user's sessions ends, this one included (cookie cleared). */
+  @Post('logout-everywhere')
+  @HttpCode(200)
+  async logoutEverywhere() {
+    const ended = await this.sessions.destroyAllForUser(this.sessions.requireUserId());
+    return { ended };
+  }
+
   /** The user's live sessions (devices), by public handle. */
   @Get('sessions')
   async list(@Session('userId') userId: SessionValue<'userId'>) {
