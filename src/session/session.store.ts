@@ -38,7 +38,9 @@ interface SessionRecord {
  */
 const RECORD = Symbol('nestjs-typed-session.record');
 
-type Recorded = { [RECORD]?: SessionRecord };
+interface Recorded {
+  [RECORD]?: SessionRecord;
+}
 
 function recordIn(session: object): SessionRecord | undefined {
   return (session as Recorded)[RECORD];
