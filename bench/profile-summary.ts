@@ -50,48 +50,51 @@ export function packageOf(url: string, functionName: string): string {
   return match ? match[1] : url;
 }
 
+/** Adds up an amount (µs, bytes) per function and per package, then divides it by the requests served. */
+class Tally {
+  private readonly functions = new Map<string, number>();
+  private readonly packages = new Map<string, number>();
+  private total = 0;
+
+  add(frame: CpuProfile['nodes'][number]['callFrame'], amount: number): void {
+    const pkg = packageOf(frame.url, frame.functionName);
+    if (pkg === 'idle' || amount === 0) return;
+    const file = frame.url ? basename(frame.url) : '';
+    const where = file ? ` (${pkg === file ? '' : `${pkg} `}${file}:${frame.lineNumber + 1})` : '';
+    const name = `${frame.functionName || '(anonymous)'}${where}`;
+    this.functions.set(name, (this.functions.get(name) ?? 0) + amount);
+    this.packages.set(pkg, (this.packages.get(pkg) ?? 0) + amount);
+    this.total += amount;
+  }
+
+  perRequest(requests: number): ProfileSummary {
+    const divide = (map: Map<string, number>) => new Map([...map].map(([key, amount]) => [key, amount / requests]));
+    return { functions: divide(this.functions), packages: divide(this.packages), total: this.total / requests };
+  }
+}
+
 /** Summarises `profile`, dividing by the `requests` served while it was taken. */
 export function summarizeProfile(profile: CpuProfile, requests: number): ProfileSummary {
   const byId = new Map(profile.nodes.map((node) => [node.id, node.callFrame]));
-  const functions = new Map<string, number>();
-  const packages = new Map<string, number>();
-  let total = 0;
+  const tally = new Tally();
   // Sample i lasts until sample i + 1 (the convention of Chrome DevTools).
   for (let i = 0; i < profile.samples.length - 1; i += 1) {
     const frame = byId.get(profile.samples[i]);
-    if (!frame) continue;
-    const us = profile.timeDeltas[i + 1];
-    const pkg = packageOf(frame.url, frame.functionName);
-    if (pkg === 'idle') continue;
-    const file = frame.url ? basename(frame.url) : '';
-    const name = `${frame.functionName || '(anonymous)'}${file ? ` (${pkg === file ? '' : `${pkg} `}${file}:${frame.lineNumber + 1})` : ''}`;
-    functions.set(name, (functions.get(name) ?? 0) + us);
-    packages.set(pkg, (packages.get(pkg) ?? 0) + us);
-    total += us;
+    if (frame) tally.add(frame, profile.timeDeltas[i + 1]);
   }
-  for (const map of [functions, packages]) for (const [key, us] of map) map.set(key, us / requests);
-  return { functions, packages, total: total / requests };
+  return tally.perRequest(requests);
 }
 
 /** Bytes allocated per request, by function and by package, from a sampling heap profile. */
 export function summarizeHeapProfile(profile: HeapProfile, requests: number): ProfileSummary {
-  const functions = new Map<string, number>();
-  const packages = new Map<string, number>();
-  let total = 0;
+  const tally = new Tally();
   const stack = [profile.head];
   while (stack.length > 0) {
-    const { callFrame: frame, selfSize, children } = stack.pop()!;
+    const { callFrame, selfSize, children } = stack.pop()!;
     stack.push(...children);
-    if (selfSize === 0) continue;
-    const pkg = packageOf(frame.url, frame.functionName);
-    const file = frame.url ? basename(frame.url) : '';
-    const name = `${frame.functionName || '(anonymous)'}${file ? ` (${pkg === file ? '' : `${pkg} `}${file}:${frame.lineNumber + 1})` : ''}`;
-    functions.set(name, (functions.get(name) ?? 0) + selfSize);
-    packages.set(pkg, (packages.get(pkg) ?? 0) + selfSize);
-    total += selfSize;
+    tally.add(callFrame, selfSize);
   }
-  for (const map of [functions, packages]) for (const [key, bytes] of map) map.set(key, bytes / requests);
-  return { functions, packages, total: total / requests };
+  return tally.perRequest(requests);
 }
 
 /** Markdown table: one row per key, one column per summary, sorted by the first summary's cost. */

@@ -202,16 +202,22 @@ describe('the session-limit lock', () => {
   });
 });
 
+/** A fresh database and a client that records the name of every command sent to it. */
+function monitoredDatabase() {
+  const db = new TestDatabase();
+  databases.push(db);
+  const client = new MongoClient(mongoUri(), { monitorCommands: true });
+  clients.push(client);
+  const commands: string[] = [];
+  client.on('commandStarted', (event: CommandStartedEvent) => {
+    if (event.databaseName === db.name) commands.push(event.commandName);
+  });
+  return { db, client, commands };
+}
+
 describe('routes left out of session loading', () => {
   it('read nothing from MongoDB for an excluded route, even with a session cookie', async () => {
-    const db = new TestDatabase();
-    databases.push(db);
-    const client = new MongoClient(mongoUri(), { monitorCommands: true });
-    clients.push(client);
-    const commands: string[] = [];
-    client.on('commandStarted', (event: CommandStartedEvent) => {
-      if (event.databaseName === db.name) commands.push(event.commandName);
-    });
+    const { db, client, commands } = monitoredDatabase();
     const s = await setup({ uri: undefined, client, exclude: ['s/health'] }, db);
     const cookie = await s.login('u-excluded');
 
@@ -224,14 +230,7 @@ describe('routes left out of session loading', () => {
   });
 
   it('match as Nest routes: under the global prefix, any case, a trailing slash, one method; nothing else', async () => {
-    const db = new TestDatabase();
-    databases.push(db);
-    const client = new MongoClient(mongoUri(), { monitorCommands: true });
-    clients.push(client);
-    const commands: string[] = [];
-    client.on('commandStarted', (event: CommandStartedEvent) => {
-      if (event.databaseName === db.name) commands.push(event.commandName);
-    });
+    const { db, client, commands } = monitoredDatabase();
     const options = scenarioOptions(db, {
       uri: undefined,
       client,
