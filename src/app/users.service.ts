@@ -12,8 +12,16 @@ interface StoredUser extends User {
   hash: Buffer;
 }
 
+/**
+ * scrypt with N = 2^15, r = 8, p = 1 (32 MiB of memory a hash; Node's default is N = 2^14). Above 32 MiB,
+ * glibc's malloc maps each hash's block and unmaps it after: at 16 MiB its dynamic mmap threshold keeps one
+ * block in the heap for good from the second hash on (+16 MiB of RSS for the process's lifetime, measured
+ * by bench/memory/). Twice the CPU time of the default, and stronger.
+ */
+const SCRYPT_OPTIONS = { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
+
 function hashPassword(password: string, salt: Buffer): Buffer {
-  return scryptSync(password, salt, 32);
+  return scryptSync(password, salt, 32, SCRYPT_OPTIONS);
 }
 
 /** A fixed in-memory user list with scrypt-hashed passwords: the example is about sessions, not users. */
