@@ -8,6 +8,8 @@ export interface LoadResult {
   requests: number;
   /** CPU time of the setup's process per request, in µs, when it could be read. */
   cpuPerRequestUs?: number;
+  /** Resident memory of the setup's process at the end of the run, in MiB, when it could be read. */
+  rssMiB?: number;
 }
 
 /**

@@ -138,7 +138,7 @@ export function renderReport(report: BenchReport): string {
       '',
       `## Node ${run.node.version}`,
       '',
-      '| Setup | req/s (median) | p50 (ms) | p99 (ms) | req/s per round | app CPU / request (µs) | reads / request | writes / request | RSS after load (MiB) |',
+      '| Setup | req/s (median) | p50 (ms) | p99 (ms) | req/s per round | app CPU / request (µs) | reads / request | writes / request | RSS after rounds, median (MiB) |',
       '| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |',
     );
     for (const setup of run.setups) {
@@ -175,7 +175,7 @@ export function renderReport(report: BenchReport): string {
         ? `| ours/nest-docs app CPU per request ≤ ${TARGET_CPU_RATIO} | ${ratioText(cpuRatio, 2)} | ${verdict(cpuRatio.median === undefined ? undefined : cpuRatio.median <= TARGET_CPU_RATIO)} |`
         : `| ours/nest-docs app CPU per request (no target on Node ${run.node.major}, reported; the target is on Node ${CPU_TARGET_FROM_MAJOR}+) | ${ratioText(cpuRatio, 2)} | |`,
       `| ours: 1 read and 0 writes per unchanged authenticated read (counted on Node ${report.countedOn}) | ${fixed(read?.reads, 2)} reads, ${fixed(read?.writes, 2)} writes | ${verdict(read === undefined ? undefined : read.reads <= 1 && read.writes === 0)} |`,
-      `| RSS after load, ours − nest-docs (reported; this Node only) | ${rssDelta === undefined ? '–' : `${rssDelta >= 0 ? '+' : ''}${rssDelta.toFixed(0)} MiB`} | |`,
+      `| RSS after rounds (median), ours − nest-docs (reported; this Node only) | ${rssDelta === undefined ? '–' : `${rssDelta >= 0 ? '+' : ''}${rssDelta.toFixed(0)} MiB`} | |`,
     );
     lines.push(...profileSection(run));
   }

@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { MongoClient, type Document } from 'mongodb';
 import { startMongo } from '#scripts/mongo-server.mjs';
-import { loadRun, type LoadResult } from './load.js';
+import { loadRun, median, type LoadResult } from './load.js';
 import { benchNodes, type NodeBinary } from './nodes.js';
 import { countOperations, type OperationFigures } from './operations.js';
 import { timePerUserOperations, type PerUserTimes } from './per-user.js';
@@ -263,6 +263,7 @@ async function measureNode(client: MongoClient, launch: Launch, node: NodeBinary
         const cpuBefore = setup.cpuMs();
         const result = await load(setup, config.duration, true);
         const cpuAfter = setup.cpuMs();
+        result.rssMiB = setup.rssMiB();
         if (cpuBefore !== undefined && cpuAfter !== undefined)
           result.cpuPerRequestUs = ((cpuAfter - cpuBefore) * 1000) / result.requests;
         figures.get(setup.spec.name)!.rounds.push(result);
@@ -272,7 +273,13 @@ async function measureNode(client: MongoClient, launch: Launch, node: NodeBinary
         );
       }
     }
-    for (const setup of active) figures.get(setup.spec.name)!.rssMiB = setup.rssMiB();
+    // RSS at the end of each measured round, the median: one reading lands anywhere in the collector's cycle.
+    for (const setup of active) {
+      const readings = figures
+        .get(setup.spec.name)!
+        .rounds.flatMap((round) => (round.rssMiB === undefined ? [] : [round.rssMiB]));
+      figures.get(setup.spec.name)!.rssMiB = readings.length ? median(readings) : undefined;
+    }
   } finally {
     // Stopped (SIGINT) before the profiles are read: a process writes its profile as it exits.
     await Promise.all(running.map((setup) => setup.stop()));
