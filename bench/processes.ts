@@ -40,6 +40,11 @@ export class SetupProcess {
     child.stderr?.on('data', keep);
   }
 
+  /** The process id of the setup's process. */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
   }

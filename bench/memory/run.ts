@@ -116,6 +116,24 @@ function rss(pid: number): number {
   }
 }
 
+/** The memory columns of a row, from the probe's samples before and after a full GC. */
+function memoryColumns(b: Sample, a: Sample) {
+  return {
+    rss: b.rss,
+    brkHeap: b.brkHeap,
+    threadArenas: b.threadArenas,
+    otherAnonymous: b.otherAnonymous,
+    anonymous: b.rssAnon,
+    heapTotal: b.heapTotal,
+    newSpace: b.spaces.new_space?.size,
+    oldSpace: b.spaces.old_space?.size,
+    heapUsed: b.heapUsed,
+    external: b.external,
+    gcHeapUsed: a.heapUsed,
+    gcRss: a.rss,
+  };
+}
+
 async function probeReport(pid: number, count: number): Promise<ProbeReport> {
   const file = `${config.out}/${pid}-${count}.json`;
   process.kill(pid, 'SIGURG');
@@ -202,8 +220,8 @@ async function measure(spec: SetupSpec, uri: string, client: MongoClient, env: R
     nodeArgs: ['--import', probe, ...config.nodeArgs],
   });
   try {
-    // SetupProcess keeps its child private (bench/processes.ts is not this study's to change).
-    const pid = (setup as unknown as { child: { pid: number } }).child.pid;
+    const pid = setup.pid;
+    if (pid === undefined) throw new Error(`${spec.name} has no process id`);
     const { cookies } = await seedSessions(setup, db, config.sessions);
     await sleep(500);
     const startRss = rss(pid);
@@ -214,18 +232,7 @@ async function measure(spec: SetupSpec, uri: string, client: MongoClient, env: R
         setup: spec.name,
         pid,
         startRss,
-        rss: b.rss,
-        brkHeap: b.brkHeap,
-        threadArenas: b.threadArenas,
-        otherAnonymous: b.otherAnonymous,
-        anonymous: b.rssAnon,
-        heapTotal: b.heapTotal,
-        newSpace: b.spaces.new_space?.size,
-        oldSpace: b.spaces.old_space?.size,
-        heapUsed: b.heapUsed,
-        external: b.external,
-        gcHeapUsed: a.heapUsed,
-        gcRss: a.rss,
+        ...memoryColumns(b, a),
       };
     }
     process.kill(pid, 'SIGWINCH'); // the probe records GCs from here
@@ -247,18 +254,7 @@ async function measure(spec: SetupSpec, uri: string, client: MongoClient, env: R
       oldAfterLastMajor: gcs?.oldAfterMajor.at(-1) ?? NaN,
       loadRssMean: samples.reduce((sum, value) => sum + value, 0) / samples.length,
       loadRssMax: Math.max(...samples),
-      rss: b.rss,
-      brkHeap: b.brkHeap,
-      threadArenas: b.threadArenas,
-      otherAnonymous: b.otherAnonymous,
-      anonymous: b.rssAnon,
-      heapTotal: b.heapTotal,
-      newSpace: b.spaces.new_space?.size,
-      oldSpace: b.spaces.old_space?.size,
-      heapUsed: b.heapUsed,
-      external: b.external,
-      gcHeapUsed: a.heapUsed,
-      gcRss: a.rss,
+      ...memoryColumns(b, a),
       reqPerSecond: load.requestsPerSecond,
     };
   } finally {
