@@ -67,7 +67,7 @@ export class StoreCalls {
    * once MongoDB is back.
    */
   call<T>(operation: () => Promise<T>, inserting?: string): Promise<T> {
-    // One promise and one timer per call on the way of every request: no async function, no extra chain.
+    // On the way of every request: the bound's promise and timer, one `then`; no async function around them.
     return this.bounded(operation).then(
       (result) => (this.unreachable ? this.recovered().then(() => result) : result),
       (error: unknown) => {
