@@ -144,8 +144,8 @@ export function storedSession(
   return { cookie: raw.cookie, data: applicationData(raw), raw };
 }
 
-/** The CSRF token of a session or stored document, as a field to copy (empty when it has none). */
-export function csrfField(source: object): Record<string, string> {
+/** Copies the CSRF token of a session or stored document into `target` (nothing when it has none). */
+export function copyCsrfToken(source: object, target: Record<string, unknown>): void {
   const token = (source as Record<string, unknown>)[CSRF_KEY];
-  return typeof token === 'string' ? { [CSRF_KEY]: token } : {};
+  if (typeof token === 'string') target[CSRF_KEY] = token;
 }

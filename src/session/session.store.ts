@@ -2,7 +2,7 @@ import { MongoStore } from 'connect-mongo';
 import type { Request } from 'express';
 import type { Session, SessionData } from 'express-session';
 import type { Collection, MongoClient } from 'mongodb';
-import { CSRF_KEY, csrfField, applicationData, storedSession, userIdOf } from './session.data.js';
+import { applicationData, copyCsrfToken, storedSession, userIdOf } from './session.data.js';
 import type { SessionEvents } from './session.events.js';
 import { handleOfKey, storageKey } from './session.ids.js';
 import { sessionLogger } from './session.logger.js';
@@ -325,8 +325,7 @@ export class SessionStore extends MongoStore {
       // The schema's output may be any object: copied without unsafe keys, as stored data is.
       data = applicationData(verdict.data);
     }
-    const token = stored.raw[CSRF_KEY];
-    if (typeof token === 'string') data[CSRF_KEY] = token;
+    copyCsrfToken(stored.raw, data);
     data.cookie = stored.cookie;
     const session = data as unknown as SessionData;
     const createdAt = document.createdAt instanceof Date ? document.createdAt : new Date(now);
@@ -350,11 +349,9 @@ export class SessionStore extends MongoStore {
     const now = new Date();
     const record = this.recordOf(session);
     const { meta } = record;
-    const data = {
-      ...applicationData(session),
-      ...csrfField(session),
-      cookie: (session.cookie as unknown as { toJSON(): object }).toJSON(),
-    };
+    const data = applicationData(session);
+    copyCsrfToken(session, data);
+    data.cookie = (session.cookie as unknown as { toJSON(): object }).toJSON();
     const expires = this.expiry.next(meta, now.getTime());
     // An explicit save() followed by express-session's own at the end of the request writes once.
     const snapshot = `${key}|${JSON.stringify(data)}`;
