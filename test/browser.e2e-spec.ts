@@ -23,8 +23,8 @@ import {
   type ReceivedRequest,
 } from './scenarios/browser.scenario.js';
 
-// Issue 10, "Sessions as a browser lives them": Debian's Chromium, driven by playwright-core, against the
-// browser scenario app on loopback and the real sessions collection.
+// Issue 10, "Sessions as a browser lives them": a headless Chromium (the one `support/chromium.ts` finds),
+// driven by playwright-core, against the browser scenario app on loopback and the real sessions collection.
 
 let browser: Browser;
 const cleanup = new Teardown();

@@ -1,15 +1,11 @@
-import { execFile } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Cookie } from 'playwright-core';
-
-/** Debian's chromium, the only browser these tests drive; they never download one. */
-export const CHROMIUM = '/usr/bin/chromium';
+import { generate } from 'selfsigned';
+import { chromiumCandidates, HOW_TO_PROVIDE, type ChromiumCandidate } from './chromium.js';
 
 /** Flags for a quiet, headless Chromium in a container: no sandbox, GPU, QUIC or background traffic. */
 const CHROMIUM_ARGS = [
@@ -22,22 +18,38 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-/** The Chromium executable. Throws, saying how to install it, when it is missing: the tests never skip. */
-function chromiumPath(): string {
-  try {
-    accessSync(CHROMIUM, constants.X_OK);
-  } catch {
-    throw new Error(
-      `Chromium is not installed at ${CHROMIUM}; the browser tests need it: apt-get install -y chromium ` +
-        '(they drive it with playwright-core and never download a browser).',
-    );
+/** The candidate that launched first in this process; the later launches take it at once. */
+let launched: ChromiumCandidate | undefined;
+
+/**
+ * Runs `launch` with the first Chromium that starts (see `chromium.ts` for the order), and says which.
+ * Throws, listing what was tried and how to provide a browser, when none does: the tests never skip.
+ */
+async function withChromium<T>(launch: (executablePath: string) => Promise<T>): Promise<T> {
+  if (launched) return launch(launched.executablePath);
+  const failures: string[] = [];
+  for (const entry of chromiumCandidates()) {
+    let candidate: ChromiumCandidate | undefined;
+    try {
+      candidate = typeof entry === 'function' ? await entry() : entry;
+      const result = await launch(candidate.executablePath);
+      launched = candidate;
+      const passedOver = failures.length > 0 ? ` (passed over: ${failures.join('; ')})` : '';
+      process.stdout.write(`browser: Chromium from ${candidate.source}: ${candidate.executablePath}${passedOver}\n`);
+      return result;
+    } catch (error) {
+      // Playwright's message starts with what failed, and quotes the browser's own stderr as `[pid=…][err]`.
+      const lines = String(error instanceof Error ? error.message : error).split('\n');
+      const said = [lines[0], lines.find((line) => line.includes('[err]'))?.trim()].filter(Boolean).join(' ');
+      failures.push(`${candidate ? `${candidate.source} (${candidate.executablePath})` : 'unpacking'}: ${said}`);
+    }
   }
-  return CHROMIUM;
+  throw new Error(`No Chromium could be launched: ${failures.join('; ')}; ${HOW_TO_PROVIDE}.`);
 }
 
 /** A headless Chromium; each test opens its own context (a fresh cookie jar) in it. */
 export function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS });
+  return withChromium((executablePath) => chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS }));
 }
 
 /**
@@ -48,12 +60,9 @@ export function launchPersistent(
   userDataDir: string,
   options: { ignoreHTTPSErrors?: boolean } = {},
 ): Promise<BrowserContext> {
-  return chromium.launchPersistentContext(userDataDir, {
-    executablePath: chromiumPath(),
-    headless: true,
-    args: CHROMIUM_ARGS,
-    ...options,
-  });
+  return withChromium((executablePath) =>
+    chromium.launchPersistentContext(userDataDir, { executablePath, headless: true, args: CHROMIUM_ARGS, ...options }),
+  );
 }
 
 /** The browser's cookie `name` (for `url`, when given), if it holds one. */
@@ -72,38 +81,28 @@ export async function temporaryDirectory(prefix: string): Promise<{ path: string
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }
 
-/**
- * A self-signed certificate for `localhost` and `127.0.0.1`, valid one day, made with `openssl` in a
- * temporary directory that is removed at once.
- */
+/** A self-signed certificate for `localhost` and `127.0.0.1`, valid one day, made in Node (no openssl). */
 export async function selfSignedCertificate(): Promise<{ key: Buffer; cert: Buffer }> {
-  const dir = await temporaryDirectory('nts-cert-');
-  const key = join(dir.path, 'key.pem');
-  const cert = join(dir.path, 'cert.pem');
-  try {
-    await promisify(execFile)('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    ]);
-    return { key: await readFile(key), cert: await readFile(cert) };
-  } catch (error) {
-    throw new Error(`openssl could not make a test certificate (apt-get install -y openssl): ${String(error)}`);
-  } finally {
-    await dir.remove();
-  }
+  const notBeforeDate = new Date();
+  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
+    keySize: 2048,
+    algorithm: 'sha256',
+    notBeforeDate,
+    notAfterDate: new Date(notBeforeDate.getTime() + 86_400_000),
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: 'localhost' },
+          { type: 7, ip: '127.0.0.1' },
+        ],
+      },
+    ],
+  });
+  return { key: Buffer.from(pems.private), cert: Buffer.from(pems.cert) };
 }
 
 /** A plain Node HTTP server on loopback (another origin than the app's), serving HTML pages. */
