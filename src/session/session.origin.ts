@@ -19,7 +19,7 @@ export function isAllowedOrigin(origin: string, request: OriginContext): boolean
   if (!url || url.origin === 'null') return false;
   if (request.trusted.has(url.origin)) return true;
   if (url.protocol !== 'https:' && (request.secure || url.protocol !== 'http:')) return false;
-  return request.host !== undefined && url.host === request.host.toLowerCase();
+  return url.host === request.host?.toLowerCase();
 }
 
 /**

@@ -10,7 +10,11 @@ import { SESSION_ENDED_CLOSE_CODE } from './socket.context.js';
 import { SessionSockets, type SocketConnection } from './socket-sessions.service.js';
 
 type VerifyCallback = (result: boolean, code?: number, message?: string, headers?: OutgoingHttpHeaders) => void;
-type VerifyInfo = { origin?: string; secure: boolean; req: IncomingMessage };
+interface VerifyInfo {
+  origin?: string;
+  secure: boolean;
+  req: IncomingMessage;
+}
 /** A gateway's own `verifyClient`, in either of the forms `ws` takes. */
 type GatewayVerifyClient = ((info: VerifyInfo) => boolean) | ((info: VerifyInfo, done: VerifyCallback) => void);
 
@@ -80,6 +84,6 @@ export class SessionWsAdapter extends WsAdapter {
 /** Runs the gateway's own `verifyClient` as `ws` does: with a callback when it takes two arguments. */
 function runGatewayCheck(check: GatewayVerifyClient | undefined, info: VerifyInfo, done: VerifyCallback): void {
   if (check === undefined) return done(true);
-  if (check.length === 2) return void (check as (info: VerifyInfo, done: VerifyCallback) => void)(info, done);
+  if (check.length === 2) return void check(info, done);
   done((check as (info: VerifyInfo) => boolean)(info));
 }
