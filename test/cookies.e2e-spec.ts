@@ -223,6 +223,21 @@ describe('CSRF', () => {
 });
 
 describe('refused cookies', () => {
+  it('are read as express-session reads the header: a forged cookie sent as `sid =…` or `sid\t=…` is reported', async () => {
+    const s = await setup();
+    const { cookie } = await s.login('u-spaced');
+    const value = cookie.slice(cookie.indexOf('=') + 1);
+    for (const spaced of [`sid =${tamper(cookie).slice(4)}`, `other=1; sid\t=${tamper(cookie).slice(4)}`]) {
+      await s.http().get('/c/me').set('Cookie', spaced).expect(401);
+    }
+    expect(s.events.filter((event) => event.type === 'rejected').map((event) => event.reason)).toEqual([
+      'bad-signature',
+      'bad-signature',
+    ]);
+    // The genuine cookie sent that way is the session, as express-session reads it.
+    await s.http().get('/c/me').set('Cookie', `sid = ${value}`).expect(200, { userId: 'u-spaced' });
+  });
+
   it('are reported as rejected events without the id, at most 100 a minute, and logged once', async () => {
     const s = await setup();
     const { cookie } = await s.login('u-target');
