@@ -295,6 +295,21 @@ describe('CSRF: origins, planted cookies, TRACE, anonymous tokens', () => {
     await s.http().get('/c/me').set('Cookie', `${victim.cookie}; ${attacker.cookie}`).expect(200); // safe: served
   });
 
+  it('advises cookie.hostPrefix once, at the first HTTPS request, when the cookie has no __Host- prefix', async () => {
+    const advice = (s: { logger: { lines: { message: string }[] } }) =>
+      s.logger.lines.filter((line) => line.message.includes('no __Host- prefix'));
+    const plain = await setup({}, { trustProxy: true });
+    await plain.http().post('/c/login').send({ userId: 'u-plain' }).expect(200);
+    expect(advice(plain)).toHaveLength(0); // plain HTTP: a __Host- cookie could not be set
+    for (const userId of ['u-https-1', 'u-https-2']) {
+      await plain.http().post('/c/login').set('X-Forwarded-Proto', 'https').send({ userId }).expect(200);
+    }
+    expect(advice(plain)).toHaveLength(1);
+    const prefixed = await setup({ cookie: { hostPrefix: true } }, { trustProxy: true });
+    await prefixed.http().post('/c/login').set('X-Forwarded-Proto', 'https').send({ userId: 'u-host' }).expect(200);
+    expect(advice(prefixed)).toHaveLength(0);
+  });
+
   it('checks TRACE as an unsafe method', async () => {
     const s = await setup();
     const { cookie, token } = await s.login('u-trace');

@@ -6,6 +6,7 @@ import { sessionCookieCount } from './session.cookie.js';
 import { CsrfTokenError } from './session.errors.js';
 import { claimedOrigin, isAllowedOrigin } from './session.origin.js';
 import { RESOLVED_SESSION_OPTIONS } from './session.internal-constants.js';
+import { sessionLogger } from './session.logger.js';
 import type { ResolvedSessionOptions } from './session.options.js';
 import { httpRequestOf, sessionContextOf, throwIfLoadFailed } from './session.request.js';
 import { SessionStore } from './session.store.js';
@@ -38,14 +39,20 @@ const SITES = new Set(['same-site', 'cross-site']);
  */
 @Injectable()
 export class CsrfGuard implements CanActivate {
+  /** Whether the application still has to be told, at its first HTTPS request, to use `cookie.hostPrefix`. */
+  private hostPrefixAdvice: boolean;
+
   constructor(
     @Inject(RESOLVED_SESSION_OPTIONS) private readonly settings: ResolvedSessionOptions,
     private readonly store: SessionStore,
-  ) {}
+  ) {
+    this.hostPrefixAdvice = !settings.name.startsWith('__Host-') && settings.cookie.domain === undefined;
+  }
 
   canActivate(context: ExecutionContext): boolean {
     const req = httpRequestOf(context);
     if (!req || SAFE_METHODS.has(req.method)) return true;
+    if (this.hostPrefixAdvice && req.secure) this.adviseHostPrefix();
     if (sessionCookieCount(req, this.settings) > 1) {
       throw new CsrfTokenError('the request carries two session cookies (one may have been planted by another site)');
     }
@@ -80,6 +87,17 @@ export class CsrfGuard implements CanActivate {
     if (typeof site === 'string' && !FIRST_PARTY.has(site)) {
       throw new CsrfTokenError(`a ${SITES.has(site) ? site : 'cross-site'} request`);
     }
+  }
+
+  /** Once: on HTTPS, only a `__Host-` cookie keeps sibling subdomains from planting one of its name. */
+  private adviseHostPrefix(): void {
+    this.hostPrefixAdvice = false;
+    sessionLogger.warn(
+      `The session cookie "${this.settings.name}" has no __Host- prefix, so a page of a sibling subdomain can plant ` +
+        'a cookie of that name (cookie tossing); CsrfGuard refuses requests that carry two, not a planted one alone. ' +
+        'This application is on HTTPS: set cookie: { hostPrefix: true } (the cookie is renamed, so sessions open ' +
+        'now end: their users log in again).',
+    );
   }
 
   /** The token the request carries: the header, else the body field. */
