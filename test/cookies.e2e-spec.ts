@@ -189,14 +189,8 @@ describe('CSRF', () => {
     const s = await setup();
     const first = await s.login('u-csrf-rotate');
     const anonymous = await s.http().get('/c/token').expect(200);
-    const anonymousCookie = cookieFrom(anonymous); // a token makes an anonymous session, to protect the login form
-    const second = await s
-      .http()
-      .post('/c/login')
-      .set('Cookie', anonymousCookie)
-      .set('X-CSRF-Token', anonymous.body.token)
-      .send({ userId: 'u-csrf-rotate' })
-      .expect(200);
+    expect(setCookieFor(anonymous)).toBeUndefined(); // an anonymous token makes no session
+    const second = await s.http().post('/c/login').send({ userId: 'u-csrf-rotate' }).expect(200);
     expect(second.body.token).not.toBe(anonymous.body.token);
     expect(second.body.token).not.toBe(first.token);
     await s
@@ -222,7 +216,148 @@ describe('CSRF', () => {
   });
 });
 
+describe('CSRF: origins, planted cookies, TRACE, anonymous tokens', () => {
+  // supertest listens on a new port per request: the tests name the host, as a browser's request does.
+  const HOST = 'app.test:8080';
+  const OWN = 'http://app.test:8080';
+
+  it('refuses a login posted from another origin (Origin, else Referer) without Sec-Fetch-Site', async () => {
+    const s = await setup();
+    const foreign = [
+      ['Origin', 'http://evil.test:8080'],
+      ['Origin', 'http://sibling.app.test:8080'],
+      ['Origin', 'http://app.test:9090'],
+      ['Origin', 'null'],
+      ['Referer', 'http://sibling.app.test:8080/login'],
+    ];
+    for (const [header, value] of foreign) {
+      const forged = await s.http().post('/c/login').set('Host', HOST).set(header, value).send({ userId: 'u-forged' });
+      expect(forged.status).toBe(403);
+      expect(forged.body.message).toBe('CSRF check failed: a request from another origin.');
+      expect(setCookieFor(forged)).toBeUndefined();
+    }
+    expect(await s.db.sessions().countDocuments({})).toBe(0);
+    await s.http().post('/c/login').set('Host', HOST).set('Origin', OWN).send({ userId: 'u-own' }).expect(200);
+    await s
+      .http()
+      .post('/c/login')
+      .set('Host', HOST)
+      .set('Referer', `${OWN}/login`)
+      .send({ userId: 'u-ref' })
+      .expect(200);
+    await s.http().post('/c/login').set('Host', HOST).send({ userId: 'u-api' }).expect(200); // not a browser
+    expect(await s.db.sessions().countDocuments({})).toBe(3);
+  });
+
+  it('accepts a trusted origin; an https page only for an HTTPS app; refuses a session request from elsewhere', async () => {
+    const s = await setup({ trustedOrigins: ['https://spa.test'] }, { trustProxy: true });
+    await s
+      .http()
+      .post('/c/login')
+      .set('Host', HOST)
+      .set('Origin', 'https://spa.test')
+      .send({ userId: 'u-spa' })
+      .expect(200);
+    const secure = (call: ReturnType<ReturnType<typeof s.http>['post']>) =>
+      call.set('Host', 'app.test').set('X-Forwarded-Proto', 'https');
+    expect(
+      (await secure(s.http().post('/c/login')).set('Origin', 'http://app.test').send({ userId: 'u-http' })).status,
+    ).toBe(403);
+    const login = await secure(s.http().post('/c/login')).set('Origin', 'https://app.test').send({ userId: 'u-https' });
+    expect(login.status).toBe(200);
+    const cookie = cookieFrom(login);
+    // With the session's cookie and its token, from a sibling's page: refused, nothing written.
+    const sibling = await secure(s.http().post('/c/change'))
+      .set('Cookie', cookie)
+      .set('X-CSRF-Token', login.body.token)
+      .set('Origin', 'https://sibling.app.test');
+    expect(sibling.status).toBe(403);
+    expect((await s.db.sessions().findOne({ _id: storedIdOf(cookie) }))!.session.visits).toBeUndefined();
+    await secure(s.http().post('/c/change'))
+      .set('Cookie', cookie)
+      .set('X-CSRF-Token', login.body.token)
+      .set('Origin', 'https://app.test')
+      .expect(200, { visits: 1 });
+  });
+
+  it('refuses an unsafe request carrying two session cookies (one planted by a sibling), whatever the token', async () => {
+    const s = await setup();
+    const victim = await s.login('u-victim');
+    const attacker = await s.login('u-attacker');
+    const tossed = await s
+      .http()
+      .post('/c/change')
+      .set('Cookie', `${attacker.cookie}; ${victim.cookie}`)
+      .set('X-CSRF-Token', attacker.token);
+    expect(tossed.status).toBe(403);
+    expect(tossed.body.message).toMatch(/two session cookies/);
+    expect((await s.db.sessions().findOne({ _id: storedIdOf(attacker.cookie) }))!.session.visits).toBeUndefined();
+    await s.http().get('/c/me').set('Cookie', `${victim.cookie}; ${attacker.cookie}`).expect(200); // safe: served
+  });
+
+  it('advises cookie.hostPrefix once, at the first HTTPS request, when the cookie has no __Host- prefix', async () => {
+    const advice = (s: { logger: { lines: { message: string }[] } }) =>
+      s.logger.lines.filter((line) => line.message.includes('no __Host- prefix'));
+    const plain = await setup({}, { trustProxy: true });
+    await plain.http().post('/c/login').send({ userId: 'u-plain' }).expect(200);
+    expect(advice(plain)).toHaveLength(0); // plain HTTP: a __Host- cookie could not be set
+    for (const userId of ['u-https-1', 'u-https-2']) {
+      await plain.http().post('/c/login').set('X-Forwarded-Proto', 'https').send({ userId }).expect(200);
+    }
+    expect(advice(plain)).toHaveLength(1);
+    const prefixed = await setup({ cookie: { hostPrefix: true } }, { trustProxy: true });
+    await prefixed.http().post('/c/login').set('X-Forwarded-Proto', 'https').send({ userId: 'u-host' }).expect(200);
+    expect(advice(prefixed)).toHaveLength(0);
+  });
+
+  it('checks TRACE as an unsafe method', async () => {
+    const s = await setup();
+    const { cookie, token } = await s.login('u-trace');
+    const traced = await s.http().trace('/c/any').set('Cookie', cookie);
+    expect(traced.status).toBe(403);
+    expect((await s.db.sessions().findOne({ _id: storedIdOf(cookie) }))!.session.visits).toBeUndefined();
+    await s.http().trace('/c/any').set('Cookie', cookie).set('X-CSRF-Token', token).expect(200);
+  });
+
+  it('csrfToken() for a visitor without a session stores nothing; stored with the session when it is', async () => {
+    const s = await setup();
+    for (let i = 0; i < 3; i += 1) {
+      const page = await s.http().get('/c/token').expect(200);
+      expect(page.body.token).toEqual(expect.any(String));
+      expect(setCookieFor(page)).toBeUndefined();
+    }
+    expect(await s.db.sessions().countDocuments({})).toBe(0);
+    // A page that also writes the session: the token it rendered is the stored one, and is checked.
+    const welcome = await s.http().get('/c/welcome').expect(200);
+    const cookie = cookieFrom(welcome);
+    const stored = (await s.db.sessions().findOne({ _id: storedIdOf(cookie) }))!;
+    expect(stored.session.__csrf).toBe(welcome.body.token);
+    await s.http().post('/c/change').set('Cookie', cookie).expect(403);
+    await s
+      .http()
+      .post('/c/change')
+      .set('Cookie', cookie)
+      .set('X-CSRF-Token', welcome.body.token)
+      .expect(200, { visits: 1 });
+  });
+});
+
 describe('refused cookies', () => {
+  it('are read as express-session reads the header: a forged cookie sent as `sid =…` or `sid\t=…` is reported', async () => {
+    const s = await setup();
+    const { cookie } = await s.login('u-spaced');
+    const value = cookie.slice(cookie.indexOf('=') + 1);
+    for (const spaced of [`sid =${tamper(cookie).slice(4)}`, `other=1; sid\t=${tamper(cookie).slice(4)}`]) {
+      await s.http().get('/c/me').set('Cookie', spaced).expect(401);
+    }
+    expect(s.events.filter((event) => event.type === 'rejected').map((event) => event.reason)).toEqual([
+      'bad-signature',
+      'bad-signature',
+    ]);
+    // The genuine cookie sent that way is the session, as express-session reads it.
+    await s.http().get('/c/me').set('Cookie', `sid = ${value}`).expect(200, { userId: 'u-spaced' });
+  });
+
   it('are reported as rejected events without the id, at most 100 a minute, and logged once', async () => {
     const s = await setup();
     const { cookie } = await s.login('u-target');

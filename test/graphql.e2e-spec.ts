@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import { createClient, type Client } from 'graphql-ws';
-import { SessionModule } from 'nestjs-typed-session';
+import { SessionModule, SessionSockets } from 'nestjs-typed-session';
 import request from 'supertest';
 import { startGraphqlApp } from './scenarios/graphql.scenario.js';
 import { scenarioOptions } from './scenarios/routes.scenario.js';
@@ -25,17 +25,22 @@ interface GraphqlAnswer {
 const db = new TestDatabase();
 let app: INestApplication;
 let strict: INestApplication;
+let trusting: INestApplication;
 let base: string;
 
 beforeAll(async () => {
   app = await startGraphqlApp(SessionModule.forRoot(scenarioOptions(db, { sockets: { checkInterval: 0.5 } })));
   strict = await startGraphqlApp(SessionModule.forRoot(scenarioOptions(db, { sockets: { requireSession: true } })));
+  trusting = await startGraphqlApp(
+    SessionModule.forRoot(scenarioOptions(db, { trustedOrigins: ['https://app.example.com'] })),
+  );
   base = await app.getUrl();
 });
 
 afterAll(async () => {
   await app?.close();
   await strict?.close();
+  await trusting?.close();
   await db.close();
 });
 
@@ -54,13 +59,13 @@ function codeOf(answer: GraphqlAnswer): string | undefined {
   return answer.errors?.[0]?.extensions?.code;
 }
 
-/** A graphql-ws client sending `cookie` with its upgrade; `closed` resolves with the close code. */
-function socketClient(cookie: string | undefined, target = base) {
+/** A graphql-ws client sending `cookie` (and `headers`) with its upgrade; `closed` resolves with the close code. */
+function socketClient(cookie: string | undefined, target = base, headers: Record<string, string> = {}) {
   let onClosed!: (code: number) => void;
   const closed = new Promise<number>((resolve) => (onClosed = resolve));
   const client: Client = createClient({
     url: wsUrl(target, '/graphql'),
-    webSocketImpl: webSocketWithCookie(cookie),
+    webSocketImpl: webSocketWithCookie(cookie, headers),
     retryAttempts: 0,
     lazy: true,
     on: { closed: (event) => onClosed((event as { code: number }).code) },
@@ -219,6 +224,40 @@ describe('GraphQL subscriptions over graphql-ws', () => {
       });
     } finally {
       await client.dispose();
+    }
+  });
+
+  it("a connection from a page of another origin is refused (4403) with the user's cookie; no session attached", async () => {
+    const cookie = await login('gql-ws-hijacked');
+    const liveBefore = app.get(SessionSockets).liveCount;
+    const port = new URL(base).port;
+    for (const origin of [`http://127.0.0.1:${Number(port) + 1}`, `http://localhost:${port}`, 'null']) {
+      const hijacked = socketClient(cookie, base, { origin });
+      try {
+        expect((await firstResult(hijacked.client, '{ me }')).errors?.[0]?.message).toBe('4403');
+        expect(await hijacked.closed).toBe(4403);
+      } finally {
+        await hijacked.client.dispose();
+      }
+    }
+    expect(app.get(SessionSockets).liveCount).toBe(liveBefore);
+  });
+
+  it("the app's own origin and a trusted origin are served with the session", async () => {
+    const own = socketClient(await login('gql-ws-own'), base, { origin: new URL(base).origin });
+    const trustedBase = await trusting.getUrl();
+    const trusted = socketClient(await login('gql-ws-trusted', trusting), trustedBase, {
+      origin: 'https://app.example.com',
+    });
+    const other = socketClient(await login('gql-ws-other', trusting), trustedBase, {
+      origin: 'https://other.example.com',
+    });
+    try {
+      expect(await firstResult(own.client, '{ me }')).toEqual({ data: { me: 'gql-ws-own|gql-ws-own' } });
+      expect(await firstResult(trusted.client, '{ me }')).toEqual({ data: { me: 'gql-ws-trusted|gql-ws-trusted' } });
+      expect((await firstResult(other.client, '{ me }')).errors?.[0]?.message).toBe('4403');
+    } finally {
+      for (const each of [own, trusted, other]) await each.client.dispose();
     }
   });
 });

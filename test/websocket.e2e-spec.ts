@@ -8,7 +8,13 @@ import { runInNewContext } from 'node:vm';
 import { io, type Socket } from 'socket.io-client';
 import request from 'supertest';
 import WebSocket from 'ws';
-import { GATEWAY_PATH, startGatewayApp, type GatewayTransport } from './scenarios/gateway.scenario.js';
+import {
+  GATEWAY_PATH,
+  REFUSED_BY_GATEWAY,
+  startGatewayApp,
+  SYNC_CHECKED_PATH,
+  type GatewayTransport,
+} from './scenarios/gateway.scenario.js';
 import { scenarioOptions } from './scenarios/routes.scenario.js';
 import { cookieFrom, sessionIdOf, signedCookie, tamper } from './support/cookies.js';
 import { mongoUri, TestDatabase } from './support/database.js';
@@ -36,16 +42,25 @@ interface LiveClient {
   close(): void;
 }
 
-/** Connects with `cookie`; rejects with the refusal (`Authentication required`, or the HTTP status for ws). */
-async function connect(transport: GatewayTransport, base: string, cookie?: string): Promise<LiveClient> {
-  return transport === 'socket.io' ? connectIo(base, cookie) : connectWs(base, cookie);
+/**
+ * Connects with `cookie` (and `headers`); rejects with the refusal (`Authentication required`, or the HTTP
+ * status for ws).
+ */
+async function connect(
+  transport: GatewayTransport,
+  base: string,
+  cookie?: string,
+  headers: Record<string, string> = {},
+): Promise<LiveClient> {
+  const sent = cookie ? { ...headers, cookie } : headers;
+  return transport === 'socket.io' ? connectIo(base, sent) : connectWs(base, sent);
 }
 
-async function connectIo(base: string, cookie?: string): Promise<LiveClient> {
+async function connectIo(base: string, headers: Record<string, string>): Promise<LiveClient> {
   const socket: Socket = io(base, {
     path: GATEWAY_PATH,
     transports: ['websocket'],
-    extraHeaders: cookie ? { cookie } : {},
+    extraHeaders: headers,
     reconnection: false,
     forceNew: true,
   });
@@ -88,8 +103,8 @@ async function connectIo(base: string, cookie?: string): Promise<LiveClient> {
   };
 }
 
-async function connectWs(base: string, cookie?: string): Promise<LiveClient> {
-  const socket = new WebSocket(wsUrl(base, GATEWAY_PATH), cookie ? { headers: { cookie } } : {});
+async function connectWs(base: string, headers: Record<string, string>): Promise<LiveClient> {
+  const socket = new WebSocket(wsUrl(base, GATEWAY_PATH), { headers });
   await waitFor<void>('the ws connection', (resolve) => {
     socket.once('open', () => resolve());
     socket.once('unexpected-response', (_req, response) =>
@@ -123,6 +138,31 @@ async function connectWs(base: string, cookie?: string): Promise<LiveClient> {
     closed,
     close: () => socket.close(),
   };
+}
+
+/** What the server answers a bare WebSocket upgrade to `url`: 101 when it opens, else its status and body. */
+async function upgrade(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  const socket = new WebSocket(url, { headers });
+  return waitFor('the answer to the upgrade', (resolve) => {
+    socket.once('open', () => {
+      socket.close();
+      resolve({ status: 101, body: '' });
+    });
+    socket.once('unexpected-response', (req, response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      response.on('end', () => {
+        req.destroy();
+        resolve({ status: response.statusCode ?? 0, body });
+      });
+    });
+    socket.once('error', () => undefined);
+  });
+}
+
+/** The URL of a bare WebSocket upgrade to the gateway: socket.io's engine wants its query. */
+function upgradeUrl(transport: GatewayTransport, base: string, path = GATEWAY_PATH): string {
+  return wsUrl(base, transport === 'socket.io' ? `${path}/?EIO=4&transport=websocket` : path);
 }
 
 /** Resolves with the milliseconds from now until `client` is closed by the server; fails after `ms`. */
@@ -165,8 +205,8 @@ describe.each<GatewayTransport>(['socket.io', 'ws'])('%s gateway', (transport) =
     await db.close();
   });
 
-  const client = async (app: INestApplication, cookie?: string) => {
-    const live = await connect(transport, await app.getUrl(), cookie);
+  const client = async (app: INestApplication, cookie?: string, headers: Record<string, string> = {}) => {
+    const live = await connect(transport, await app.getUrl(), cookie, headers);
     open.push(live);
     return live;
   };
@@ -323,6 +363,77 @@ describe.each<GatewayTransport>(['socket.io', 'ws'])('%s gateway', (transport) =
     const live = await client(expiring, cookie);
     const elapsed = await closesWithin(live, 2_000 + CHECK_INTERVAL * 1000 + 1_500, started);
     expect(elapsed).toBeGreaterThanOrEqual(1_500);
+  });
+
+  describe('the Origin of the handshake (cross-site WebSocket hijacking)', () => {
+    let trusting: INestApplication; // trustedOrigins: ['https://app.example.com']
+    beforeAll(async () => {
+      trusting = await start({ trustedOrigins: ['https://app.example.com'], sockets: { checkInterval: 60 } });
+    });
+
+    // What a refused upgrade is answered: 403 by the ws adapter; socket.io's engine answers 400 to any refused
+    // WebSocket upgrade, with the reason as its body.
+    const refused = (reason: string) =>
+      transport === 'ws'
+        ? { status: reason === 'Origin not allowed' ? 403 : 418, body: reason }
+        : { status: 400, body: reason };
+
+    it("refuses a page of another origin (same site, other port; another site; opaque) with the user's cookie", async () => {
+      const cookie = await login(`${transport}-hijacked`);
+      const base = await main.getUrl();
+      const liveBefore = main.get(SessionSockets).liveCount;
+      const port = new URL(base).port;
+      for (const origin of [
+        `http://127.0.0.1:${Number(port) + 1}`,
+        `http://localhost:${port}`,
+        'https://evil.example',
+        'null',
+      ]) {
+        expect(await upgrade(upgradeUrl(transport, base), { cookie, origin })).toEqual(refused('Origin not allowed'));
+      }
+      await expect(client(main, cookie, { origin: 'https://evil.example' })).rejects.toThrow();
+      expect(main.get(SessionSockets).liveCount).toBe(liveBefore); // no session was attached
+      if (transport === 'socket.io') {
+        // Over HTTP long-polling, engine.io answers the refused handshake 403.
+        const polling = await request(main.getHttpServer())
+          .get(`${GATEWAY_PATH}/?EIO=4&transport=polling`)
+          .set('Cookie', cookie)
+          .set('Origin', 'https://evil.example');
+        expect(polling.status).toBe(403);
+        expect(polling.body).toEqual({ code: 4, message: 'Origin not allowed' });
+      }
+    });
+
+    it("serves the app's own origin, a trusted origin, and a client without Origin, with the session", async () => {
+      const cookie = await login(`${transport}-origins`);
+      const own = await client(main, cookie, { origin: new URL(await main.getUrl()).origin });
+      expect((await own.ask('whoami', 'whoami')).data.userId).toBe(`${transport}-origins`);
+      const bare = await client(main, cookie);
+      expect((await bare.ask('whoami', 'whoami')).data.userId).toBe(`${transport}-origins`);
+      const trustedCookie = await login(`${transport}-trusted`, trusting);
+      const trusted = await client(trusting, trustedCookie, { origin: 'https://app.example.com' });
+      expect((await trusted.ask('whoami', 'whoami')).data.userId).toBe(`${transport}-trusted`);
+      const base = await trusting.getUrl();
+      expect(await upgrade(upgradeUrl(transport, base), { origin: 'https://other.example.com' })).toEqual(
+        refused('Origin not allowed'),
+      );
+    });
+
+    it("keeps the gateway's own handshake check (verifyClient for ws, allowRequest for socket.io)", async () => {
+      const cookie = await login(`${transport}-gateway-check`);
+      const base = await main.getUrl();
+      const headers = { cookie, origin: new URL(base).origin };
+      expect(await upgrade(upgradeUrl(transport, base), { ...headers, [REFUSED_BY_GATEWAY]: '1' })).toEqual(
+        refused('Refused by the gateway'),
+      );
+      expect((await upgrade(upgradeUrl(transport, base), headers)).status).toBe(101);
+      if (transport === 'ws') {
+        // A verifyClient of the synchronous form: ws answers its refusal 401.
+        const sync = upgradeUrl(transport, base, SYNC_CHECKED_PATH);
+        expect((await upgrade(sync, { ...headers, [REFUSED_BY_GATEWAY]: '1' })).status).toBe(401);
+        expect((await upgrade(sync, headers)).status).toBe(101);
+      }
+    });
   });
 
   it('with sockets.requireSession, a handshake without a session is refused, one with a session served', async () => {

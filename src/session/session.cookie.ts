@@ -1,9 +1,15 @@
 import type { CookieOptions as ExpressSessionCookieOptions } from 'express-session';
 import type { Request, Response } from 'express';
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { SessionContext } from './session.context.js';
 import type { ResolvedSessionOptions } from './session.options.js';
 import type { SessionStore } from './session.store.js';
+
+/** The `cookie` package's parser, the very copy express-session parses the `Cookie` header with. */
+const { parse: parseCookies } = createRequire(createRequire(import.meta.url).resolve('express-session'))('cookie') as {
+  parse(this: void, header: string): Record<string, string>;
+};
 
 /** The session cookie a request presented. */
 export interface PresentedCookie {
@@ -46,18 +52,21 @@ export function sendsSessionCookie(req: Request, settings: ResolvedSessionOption
   return readCookie(req.headers.cookie, settings.name) !== undefined;
 }
 
-/** The first cookie named `name` in a `Cookie` header, decoded; `undefined` when absent or undecodable. */
+/** How many cookies of the session cookie's name the request sends (two: one was planted beside it). */
+export function sessionCookieCount(req: Request, settings: ResolvedSessionOptions): number {
+  const pairs = req.headers.cookie?.split(';') ?? [];
+  return pairs.filter((pair) => Object.hasOwn(parseCookies(pair), settings.name)).length;
+}
+
+/**
+ * The cookie named `name` in a `Cookie` header, read by the parser express-session reads it with (the first
+ * of that name, spaces and tabs around the name and the value ignored, decoded when it decodes);
+ * `undefined` when absent.
+ */
 function readCookie(header: string | undefined, name: string): string | undefined {
-  for (const part of header?.split(';') ?? []) {
-    const [key, ...rest] = part.trim().split('=');
-    if (key !== name) continue;
-    try {
-      return decodeURIComponent(rest.join('='));
-    } catch {
-      return '';
-    }
-  }
-  return undefined;
+  if (header === undefined) return undefined;
+  const cookies = parseCookies(header);
+  return Object.hasOwn(cookies, name) ? cookies[name] : undefined;
 }
 
 /** `true` when the response already sets (or clears) the session cookie. */

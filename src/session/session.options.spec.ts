@@ -94,4 +94,21 @@ describe('resolveSessionOptions', () => {
   it('refuses a missing options object', () => {
     expect(() => resolveSessionOptions(undefined)).toThrow('SessionModule option "options"');
   });
+
+  it('normalizes trustedOrigins as browsers write an Origin, and refuses anything but a bare origin', () => {
+    const resolved = resolveSessionOptions({
+      ...valid,
+      trustedOrigins: ['https://App.Example.com:443/', 'http://a.test:8080'],
+    });
+    expect([...resolved.trustedOrigins]).toEqual(['https://app.example.com', 'http://a.test:8080']);
+    expect([...resolveSessionOptions(valid).trustedOrigins]).toEqual([]);
+    for (const wrong of ['https://a.test/path', 'a.test', 'ws://a.test', 'https://a.test?x', '*', 42]) {
+      expect(() => resolveSessionOptions({ ...valid, trustedOrigins: [wrong as string] })).toThrow(
+        'SessionModule option "trustedOrigins"',
+      );
+    }
+    expect(() => resolveSessionOptions({ ...valid, trustedOrigins: 'https://a.test' as never })).toThrow(
+      SessionOptionsError,
+    );
+  });
 });

@@ -4,6 +4,7 @@ import { isReservedKey, userIdOf } from './session.data.js';
 import { SessionOptionsError } from './session.errors.js';
 import { invalidExclusion, type ExcludedRoute } from './session.exclusion.js';
 import type { SessionEvent } from './session.events.js';
+import { normalizedOrigin } from './session.origin.js';
 import type { SessionSchema } from './session.schema.js';
 
 /** How expired session documents are deleted from MongoDB. Expired sessions are never served, whichever. */
@@ -169,6 +170,13 @@ export interface SessionModuleOptions {
   exclude?: ExcludedRoute[];
   /** Sessions on WebSocket connections; see `SessionSocketOptions`. */
   sockets?: SessionSocketOptions;
+  /**
+   * Origins besides the application's own (`'https://app.example.com'`) whose pages may send unsafe requests
+   * (`CsrfGuard`) and open WebSockets (`SessionIoAdapter`, `SessionWsAdapter`, `graphqlWsSessions`) with the
+   * user's cookie. The application's own origin is the request's scheme and `Host`; list the public origin
+   * here when a proxy rewrites `Host`. Default: none.
+   */
+  trustedOrigins?: string[];
 }
 
 /** The options with every default applied: what the rest of the library reads. */
@@ -201,6 +209,8 @@ export interface ResolvedSessionOptions {
   writeConcern: WriteConcernSettings;
   exclude: ExcludedRoute[];
   sockets: Required<SessionSocketOptions>;
+  /** The `trustedOrigins` option, each as `URL.origin` writes it. */
+  trustedOrigins: ReadonlySet<string>;
 }
 
 const AUTO_REMOVE_MODES: readonly AutoRemoveMode[] = ['native', 'interval', 'disabled'];
@@ -473,6 +483,7 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
     writeConcern,
     exclude,
     sockets,
+    trustedOrigins: resolveTrustedOrigins(options.trustedOrigins),
   };
 }
 
@@ -487,4 +498,29 @@ function resolveSocketOptions(sockets: SessionSocketOptions | undefined): Requir
   }
   const checkInterval = positiveNumber('sockets.checkInterval', sockets?.checkInterval, 10, 'seconds');
   return { requireSession, checkInterval };
+}
+
+/** The `trustedOrigins` option, checked and normalized. */
+function resolveTrustedOrigins(origins: unknown): ReadonlySet<string> {
+  if (origins === undefined) return new Set();
+  if (!Array.isArray(origins)) {
+    fail(
+      'trustedOrigins',
+      `must be an array of origins, got ${JSON.stringify(origins)}`,
+      "E.g. ['https://app.example.com'].",
+    );
+  }
+  return new Set(
+    origins.map((origin: unknown) => {
+      const normalized = normalizedOrigin(origin);
+      if (normalized === undefined) {
+        fail(
+          'trustedOrigins',
+          `${JSON.stringify(origin)} is not an origin`,
+          "Give scheme, host and port only, as a browser's Origin header writes them: 'https://app.example.com'.",
+        );
+      }
+      return normalized;
+    }),
+  );
 }

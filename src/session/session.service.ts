@@ -251,8 +251,9 @@ export class SessionService<S extends object = AppSessionData> {
 
   /**
    * The current session's CSRF token, for `CsrfGuard`: embed it in forms (`_csrf` field) or send it in the
-   * `X-CSRF-Token` header of unsafe requests. Created on first use (a session that has none gets one and is
-   * saved at the end of the request, an anonymous one included) and renewed at every login.
+   * `X-CSRF-Token` header of unsafe requests. Created on first use (a stored session that has none gets one,
+   * saved at the end of the request) and renewed at every login. A visitor without a stored session gets a
+   * token that is stored only if the session is stored for another reason: no document for anonymous traffic.
    *
    * @throws SessionNotAvailableError outside a request that has a session.
    */
@@ -261,7 +262,13 @@ export class SessionService<S extends object = AppSessionData> {
     const token = session[CSRF_KEY];
     if (typeof token === 'string') return token;
     const created = newCsrfToken();
-    session[CSRF_KEY] = created; // a change of the session: saved at the end of the request
+    if (this.store.isStored(session)) {
+      session[CSRF_KEY] = created; // a change of the session: saved at the end of the request
+    } else {
+      // Not enumerable, so not a change: stored only if the session is stored for another reason, and an
+      // anonymous visit writes nothing (a request without a session is judged by its Origin instead).
+      Object.defineProperty(session, CSRF_KEY, { value: created, writable: true, configurable: true });
+    }
     return created;
   }
 

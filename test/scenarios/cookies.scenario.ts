@@ -1,5 +1,6 @@
 import '../../src/app/session-data.js';
 import {
+  All,
   Body,
   Controller,
   Get,
@@ -61,6 +62,21 @@ class CookieController {
   change() {
     this.sessions.set('visits', (this.sessions.get('visits') ?? 0) + 1);
     return { visits: this.sessions.get('visits') };
+  }
+
+  /** Any method, TRACE included: changes the session like `change`. */
+  @All('any')
+  @HttpCode(200)
+  any() {
+    return this.change();
+  }
+
+  /** A page with a form that also writes the session: the token is stored with it. */
+  @Get('welcome')
+  welcome() {
+    const token = this.sessions.csrfToken();
+    this.sessions.set('visits', 0);
+    return { token };
   }
 
   @Public()

@@ -11,6 +11,7 @@ import {
   type INestApplication,
 } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { IncomingMessage } from 'node:http';
 import { Test } from '@nestjs/testing';
 import { MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import {
@@ -28,11 +29,28 @@ import { SessionWsAdapter } from '../../src/session/transports/ws.js';
 /** The gateway's path, for both adapters (socket.io's `path` option, `ws`'s upgrade path). */
 export const GATEWAY_PATH = '/live';
 
+/** Handshakes with this header are refused by the gateways' own checks (`verifyClient`, `allowRequest`). */
+export const REFUSED_BY_GATEWAY = 'x-refused-by-gateway';
+
+/** The path of a second `ws` gateway, whose own `verifyClient` is of the synchronous form. */
+export const SYNC_CHECKED_PATH = '/live-sync';
+
+type Verified = (result: boolean, code?: number, message?: string) => void;
+
 /**
  * Message handlers under `AuthGuard` (on the class): `whoami`, `visit`, `logout`, `login` need a session;
  * `ping` is `@Public()`. Answers carry what both `@Session()` and `SessionService` saw.
  */
-@WebSocketGateway({ path: GATEWAY_PATH })
+@WebSocketGateway({
+  path: GATEWAY_PATH,
+  // The gateway's own handshake checks, as an app writes them: the ws adapter's (callback form), socket.io's.
+  verifyClient: (info: { req: IncomingMessage }, done: Verified) =>
+    setImmediate(() =>
+      info.req.headers[REFUSED_BY_GATEWAY] ? done(false, 418, 'Refused by the gateway') : done(true),
+    ),
+  allowRequest: (req: IncomingMessage, done: (error: string | null, success: boolean) => void) =>
+    req.headers[REFUSED_BY_GATEWAY] ? done('Refused by the gateway', false) : done(null, true),
+})
 @UseGuards(AuthGuard)
 class SessionGateway {
   constructor(private readonly sessions: SessionService) {}
@@ -86,6 +104,20 @@ class SessionGateway {
   }
 }
 
+/** A `ws` gateway whose own `verifyClient` answers synchronously (`ws` then refuses with 401). */
+@WebSocketGateway({
+  path: SYNC_CHECKED_PATH,
+  verifyClient: (info: { req: IncomingMessage }) => info.req.headers[REFUSED_BY_GATEWAY] === undefined,
+})
+class SyncCheckedGateway {
+  constructor(private readonly sessions: SessionService) {}
+
+  @SubscribeMessage('ping')
+  ping() {
+    return { event: 'pong', data: { userId: this.sessions.userId() ?? null } };
+  }
+}
+
 /** REST routes of the same application, to log in and to end sessions while sockets are open. */
 @Controller('auth')
 class GatewayAuthController {
@@ -129,7 +161,8 @@ export async function startGatewayApp(
   sessionModule: DynamicModule,
   transport: GatewayTransport,
 ): Promise<INestApplication> {
-  @Module({ imports: [sessionModule], controllers: [GatewayAuthController], providers: [SessionGateway] })
+  const gateways = transport === 'ws' ? [SessionGateway, SyncCheckedGateway] : [SessionGateway];
+  @Module({ imports: [sessionModule], controllers: [GatewayAuthController], providers: gateways })
   class GatewayScenarioModule {}
 
   const moduleRef = await Test.createTestingModule({ imports: [GatewayScenarioModule] }).compile();

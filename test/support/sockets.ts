@@ -11,11 +11,15 @@ export function waitFor<T>(what: string, register: (resolve: (value: T) => void)
   });
 }
 
-/** A `ws` WebSocket class that sends `cookie` with its upgrade request (for clients that take a class). */
-export function webSocketWithCookie(cookie: string | undefined): unknown {
+/**
+ * A `ws` WebSocket class that sends `cookie` (and `headers`, an `origin` say) with its upgrade request, for
+ * clients that take a class.
+ */
+export function webSocketWithCookie(cookie: string | undefined, headers: Record<string, string> = {}): unknown {
+  const sent = cookie ? { ...headers, cookie } : headers;
   return class CookieWebSocket extends WebSocket {
     constructor(url: string | URL, protocols?: string | string[]) {
-      super(url, protocols, cookie ? { headers: { cookie } } : {});
+      super(url, protocols, { headers: sent });
     }
   };
 }

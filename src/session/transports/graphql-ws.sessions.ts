@@ -43,7 +43,9 @@ const APOLLO_CODES: Readonly<Record<number, string>> = {
  * graphql-ws options (`subscriptions: { 'graphql-ws': … }` of `GraphQLModule`) that give GraphQL
  * subscriptions, and queries and mutations sent over the socket, the session of the upgrade request's
  * cookie: `AuthGuard`, `@Public()`, `@Session()` and `SessionService` work in their resolvers. A guard's 401
- * reaches the client as an error with `extensions.code: 'UNAUTHENTICATED'`, as over HTTP. With
+ * reaches the client as an error with `extensions.code: 'UNAUTHENTICATED'`, as over HTTP. A connection
+ * from a page of another origin than the application's own and the `trustedOrigins` is refused (graphql-ws
+ * closes it with 4403 Forbidden) before its session is loaded. With
  * `sockets: { requireSession: true }` a connection without an authenticated session is refused (graphql-ws
  * closes it with 4403 Forbidden). The socket is closed with 4401 when its session ends. The GraphQL
  * `context` option does not apply to operations over the socket: their context is `GraphqlWsSessionContext`.
@@ -68,6 +70,7 @@ export function graphqlWsSessions(sockets: SessionSockets): GraphqlWsSessionOpti
   return {
     onConnect: async (ctx: Context<Record<string, unknown> | undefined, unknown>) => {
       const { request, socket } = extraOf(ctx);
+      if (!sockets.allowsOrigin(request)) return false;
       const connection = await sockets.open(request);
       if (sockets.refuses(connection)) return false;
       sockets.attach(socket, connection, () => socket.close(SESSION_ENDED_CLOSE_CODE, 'Session ended'));

@@ -2,10 +2,12 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { Request } from 'express';
 import type { SessionData, Store } from 'express-session';
 import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import { SessionEvents, type SessionEvent } from '../session.events.js';
 import { presentedCookie } from '../session.cookie.js';
 import { handleOfKey, storageKey } from '../session.ids.js';
+import { isAllowedOrigin } from '../session.origin.js';
 import { RESOLVED_SESSION_OPTIONS } from '../session.internal-constants.js';
 import { sessionContext } from '../session.context.js';
 import type { ResolvedSessionOptions } from '../session.options.js';
@@ -93,6 +95,18 @@ export class SessionSockets implements OnApplicationShutdown {
     Object.assign(request, { sessionID: id, sessionStore: socketStore(this.store) });
     const session = this.store.createSession(request, data);
     return { request, sessionId: id, authenticated: this.settings.isAuthenticated(session) };
+  }
+
+  /**
+   * `true` when a handshake may open a connection with the cookie it carries: its `Origin` is the
+   * application's own (scheme and `Host`) or one of `trustedOrigins`, or it has none (not a browser: browsers
+   * send one with every WebSocket handshake). Checked before the session is loaded.
+   */
+  allowsOrigin(handshake: IncomingMessage): boolean {
+    const { origin, host } = handshake.headers;
+    if (origin === undefined) return true;
+    const secure = (handshake.socket as Partial<TLSSocket> | null)?.encrypted === true;
+    return isAllowedOrigin(origin, { host, secure, trusted: this.settings.trustedOrigins });
   }
 
   /** `true` when the `sockets.requireSession` option refuses this connection at the handshake. */
