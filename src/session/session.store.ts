@@ -2,6 +2,7 @@ import { MongoStore } from 'connect-mongo';
 import type { Request } from 'express';
 import type { Session, SessionData } from 'express-session';
 import type { Collection, MongoClient } from 'mongodb';
+import { cookieAttributesInForce } from './session.cookie-attributes.js';
 import { applicationData, copyCsrfToken, storedSession, userIdOf } from './session.data.js';
 import type { SessionEvents } from './session.events.js';
 import { handleOfKey, storageKey } from './session.ids.js';
@@ -233,9 +234,13 @@ export class SessionStore extends MongoStore {
     return 'ended';
   }
 
-  /** Marks sessions read from MongoDB, so that saving them can never re-create a deleted document. */
+  /**
+   * Marks sessions read from MongoDB, so that saving them can never re-create a deleted document. Their
+   * cookie takes the attributes in force (`cookieAttributesInForce`), keeping only its stored lifetime.
+   */
   override createSession(req: Request, data: SessionData): Session & SessionData {
     const record = recordIn(data);
+    Object.assign(data.cookie, cookieAttributesInForce(this.settings, req));
     const session = super.createSession(req, data);
     attachRecord(session, record ?? { persisted: true, ended: false, meta: freshMeta() });
     return session;
