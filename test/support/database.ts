@@ -7,6 +7,7 @@ export interface StoredSession {
   _id: string;
   session: Record<string, unknown> & { cookie: Record<string, unknown> };
   expires: Date;
+  handle?: string;
   createdAt?: Date;
   loginAt?: Date;
   lastSeenAt?: Date;

@@ -2,7 +2,7 @@ import type { Collection } from 'mongodb';
 import { userIdOf } from '../session.data.js';
 import { SessionOptionsError } from '../session.errors.js';
 import type { SessionEvents } from '../session.events.js';
-import { handleOfKey } from '../session.ids.js';
+import { handleOfDocument, isHandle } from '../session.ids.js';
 import type { ResolvedSessionOptions } from '../session.options.js';
 import type { SessionDocument } from './session-document.js';
 import type { SessionExpiry } from './session-expiry.js';
@@ -72,6 +72,25 @@ export class SessionCollection {
   }
 
   /**
+   * The user's live session with this public handle, or `null` (another user's, an unknown handle, a value
+   * that is not a handle): one query through the user-and-handle index. A session stored by an earlier
+   * version without a `handle` field is found by its derived handle, the start of its storage key.
+   */
+  findByHandle(userId: unknown, handle: unknown): Promise<SessionDocument | null> {
+    if (!isHandle(handle)) return Promise.resolve(null);
+    return this.calls.call(async () => {
+      await this.ensureIndexes();
+      const stored = { handle };
+      // Base64url characters all sort before '~': the range holds exactly the keys that start with `handle`.
+      const derived = { handle: { $exists: false }, _id: { $gte: handle, $lt: `${handle}~` } };
+      const filter = {
+        $and: [{ [this.userIdPath]: userId }, { $or: [stored, derived] }, this.expiry.liveFilter(Date.now()) as object],
+      };
+      return this.documents.findOne(filter);
+    });
+  }
+
+  /**
    * Which of these storage keys are sessions still live (by the expiry rules in force): one query, bounded,
    * not logged (the caller reports its own failures).
    */
@@ -107,7 +126,15 @@ export class SessionCollection {
         const expired = await this.calls.call(() =>
           this.documents
             .find(this.expiry.expiredFilter(now) as object, {
-              projection: { expires: 1, createdAt: 1, loginAt: 1, lastSeenAt: 1, remember: 1, [this.userIdPath]: 1 },
+              projection: {
+                handle: 1,
+                expires: 1,
+                createdAt: 1,
+                loginAt: 1,
+                lastSeenAt: 1,
+                remember: 1,
+                [this.userIdPath]: 1,
+              },
             })
             .limit(CLEANUP_BATCH)
             .toArray(),
@@ -129,7 +156,7 @@ export class SessionCollection {
           const reason = this.expiry.expiredBecause(document, now) ?? 'idle-timeout';
           this.events.emit(
             'expired',
-            handleOfKey(document._id),
+            handleOfDocument(document),
             userIdOf(document.session ?? {}, this.settings),
             reason,
           );
@@ -150,7 +177,9 @@ export class SessionCollection {
   }
 
   private async createIndexes(): Promise<void> {
-    await this.documents.createIndex({ [this.userIdPath]: 1 });
+    // The user id first: per-user queries use its prefix, a revocation by handle all of it. (The user-id
+    // index of earlier versions, `<path>_1`, is then redundant and can be dropped.)
+    await this.documents.createIndex({ [this.userIdPath]: 1, handle: 1 });
     if (this.settings.autoRemove !== 'native') return;
     // The TTL index is the safety net: it removes a document two cleanup intervals after its expiry, by when
     // the cleanup timer has normally deleted it and emitted its `expired` event (MongoDB's TTL monitor tells
