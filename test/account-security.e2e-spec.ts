@@ -4,7 +4,7 @@ import { SessionModule, type SessionEvent, type SessionModuleOptions } from 'nes
 import request from 'supertest';
 import { cookieFrom, derivedHandleOf, sessionIdOf, setCookieFor, signedCookie, storedIdOf } from './support/cookies.js';
 import { TestDatabase } from './support/database.js';
-import { scenarioOptions, startScenarioApp } from './scenarios/routes.scenario.js';
+import { Gate, gates, scenarioOptions, startScenarioApp } from './scenarios/routes.scenario.js';
 
 const running: INestApplication[] = [];
 const databases: TestDatabase[] = [];
@@ -229,6 +229,29 @@ describe('a stable handle', () => {
     expect(s.events.filter((event) => event.type === 'revoked')).toEqual([
       expect.objectContaining({ reason: 'revoke', userId: 'u-stolen', handle: stolenHandle }),
     ]);
+  });
+
+  it('ends a stolen session revoked while its rotation is under way: the rotation answers 401', async () => {
+    const s = await setup();
+    const owner = await s.login('u-mid-rotation');
+    const stolen = await s.login('u-mid-rotation');
+    const listed = (await s.http().get('/s/sessions').set('Cookie', owner).expect(200)).body as Listed;
+    const stolenHandle = listed.find((entry) => !entry.current)!.handle;
+    const gate = (gates.current = new Gate());
+    const rotation = s
+      .http()
+      .post('/s/held-regenerate')
+      .set('Cookie', stolen)
+      .then((response) => response);
+    await gate.reached(); // its session loaded, its rotation not started
+
+    const revoked = await s.http().delete(`/s/sessions/${stolenHandle}`).set('Cookie', owner);
+    expect(revoked.body).toEqual({ revoked: true });
+    gate.open();
+    const response = await rotation;
+    expect(response.status).toBe(401);
+    expect(setCookieFor(response)).toMatch(/^sid=;.*Expires=Thu, 01 Jan 1970/); // cleared: no new id issued
+    expect((await s.db.byUser('u-mid-rotation')).map((document) => document._id)).toEqual([storedIdOf(owner)]);
   });
 
   it('is stored with the session, random: not its id, nor part of its storage key', async () => {

@@ -303,18 +303,22 @@ export class SessionService<S extends object = AppSessionData> {
    * clears its cookie, as `destroy()` does.
    */
   async revoke(userId: SessionUserId<S>, handle: string): Promise<boolean> {
-    const target = await asStoreCall('find the session', () => this.store.sessions.findByHandle(userId, handle));
-    if (!target) return false;
-    this.noStore();
-    if (target._id === this.currentKey()) {
+    const current = sessionContext.getStore()?.req.session;
+    if (
+      current &&
+      this.store.isStored(current) &&
+      this.store.handleOf(current) === handle &&
+      userIdOf(current, this.settings) === userId
+    ) {
+      this.noStore();
       await this.end('revoked', 'revoke');
       return true;
     }
-    const deleted = await asStoreCall('delete the session', () =>
-      this.store.sessions.deleteByUser(userId, { only: target._id }),
-    );
-    if (deleted > 0) this.events.emit('revoked', handleOfDocument(target), userId, 'revoke');
-    return deleted > 0;
+    const deleted = await asStoreCall('delete the session', () => this.store.sessions.deleteByHandle(userId, handle));
+    if (deleted === 0) return false;
+    this.noStore();
+    this.events.emit('revoked', handle, userId, 'revoke');
+    return true;
   }
 
   /**

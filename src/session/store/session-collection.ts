@@ -72,21 +72,26 @@ export class SessionCollection {
   }
 
   /**
-   * The user's live session with this public handle, or `null` (another user's, an unknown handle, a value
-   * that is not a handle): one query through the user-and-handle index. A session stored by an earlier
-   * version without a `handle` field is found by its derived handle, the start of its storage key.
+   * Deletes the user's live session with this public handle, whatever id it has at that moment (one that
+   * rotates meanwhile is deleted under its new id, or its rotation ends it): one delete through the
+   * user-and-handle index, never another user's session. A session stored by an earlier version without a
+   * `handle` field is matched by its derived handle, the start of its storage key. A value that is not a
+   * handle matches nothing. Resolves to the number deleted.
    */
-  findByHandle(userId: unknown, handle: unknown): Promise<SessionDocument | null> {
-    if (!isHandle(handle)) return Promise.resolve(null);
+  deleteByHandle(userId: unknown, handle: unknown): Promise<number> {
+    if (!isHandle(handle)) return Promise.resolve(0);
+    // Base64url characters all sort before '~': the range holds exactly the keys that start with `handle`.
+    const derived = { handle: { $exists: false }, _id: { $gte: handle, $lt: `${handle}~` } };
+    const filter = {
+      $and: [
+        { [this.userIdPath]: userId },
+        { $or: [{ handle }, derived] },
+        this.expiry.liveFilter(Date.now()) as object,
+      ],
+    };
     return this.calls.call(async () => {
       await this.ensureIndexes();
-      const stored = { handle };
-      // Base64url characters all sort before '~': the range holds exactly the keys that start with `handle`.
-      const derived = { handle: { $exists: false }, _id: { $gte: handle, $lt: `${handle}~` } };
-      const filter = {
-        $and: [{ [this.userIdPath]: userId }, { $or: [stored, derived] }, this.expiry.liveFilter(Date.now()) as object],
-      };
-      return this.documents.findOne(filter);
+      return (await this.documents.deleteMany(filter)).deletedCount;
     });
   }
 
