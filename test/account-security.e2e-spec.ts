@@ -2,9 +2,9 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import { SessionModule, type SessionEvent, type SessionModuleOptions } from 'nestjs-typed-session';
 import request from 'supertest';
-import { cookieFrom, sessionIdOf, setCookieFor, signedCookie, storedIdOf } from './support/cookies.js';
+import { cookieFrom, derivedHandleOf, sessionIdOf, setCookieFor, signedCookie, storedIdOf } from './support/cookies.js';
 import { TestDatabase } from './support/database.js';
-import { scenarioOptions, startScenarioApp } from './scenarios/routes.scenario.js';
+import { Gate, gates, scenarioOptions, startScenarioApp } from './scenarios/routes.scenario.js';
 
 const running: INestApplication[] = [];
 const databases: TestDatabase[] = [];
@@ -193,8 +193,103 @@ describe('revoke by handle', () => {
       userId: 'u-rev',
       handle: tabletHandle,
     });
-    // The revoked tablet presenting its cookie afterwards is a refused cookie, reported without the id.
-    expect(s.events.at(-1)).toMatchObject({ type: 'rejected', reason: 'unknown-id', handle: tabletHandle });
+    // The revoked tablet presenting its cookie afterwards is a refused cookie, reported without the id (by
+    // the handle derived from the id: nothing is stored any more to tell the session's own).
+    const derived = derivedHandleOf(tablet);
+    expect(s.events.at(-1)).toMatchObject({ type: 'rejected', reason: 'unknown-id', handle: derived });
+  });
+});
+
+describe('a stable handle', () => {
+  type Listed = { handle: string; current: boolean }[];
+
+  it("ends a stolen session that rotates between the owner's list and the owner's revoke", async () => {
+    const s = await setup();
+    const owner = await s.login('u-stolen');
+    const stolen = await s.login('u-stolen'); // the thief's copy of the cookie
+    const listed = (await s.http().get('/s/sessions').set('Cookie', owner).expect(200)).body as Listed;
+    const stolenHandle = listed.find((entry) => !entry.current)!.handle;
+
+    // The thief rotates the id, keeping the login, before the owner clicks "revoke".
+    const rotated = await s.http().post('/s/held-regenerate').set('Cookie', stolen).expect(200);
+    const thief = cookieFrom(rotated);
+    expect(storedIdOf(thief)).not.toBe(storedIdOf(stolen));
+    expect(await s.doc(stolen)).toBeNull();
+    expect((await s.http().get('/s/guarded').set('Cookie', thief)).status).toBe(200);
+    expect(((await s.http().get('/s/sessions').set('Cookie', owner)).body as Listed).map((e) => e.handle)).toContain(
+      stolenHandle,
+    );
+
+    const revoked = await s.http().delete(`/s/sessions/${stolenHandle}`).set('Cookie', owner);
+    expect(revoked.body).toEqual({ revoked: true });
+    expect(await s.doc(thief)).toBeNull();
+    expect((await s.http().get('/s/guarded').set('Cookie', thief)).status).toBe(401);
+    expect((await s.http().get('/s/guarded').set('Cookie', owner)).status).toBe(200);
+    expect(await s.db.byUser('u-stolen')).toHaveLength(1);
+    expect(s.events.filter((event) => event.type === 'revoked')).toEqual([
+      expect.objectContaining({ reason: 'revoke', userId: 'u-stolen', handle: stolenHandle }),
+    ]);
+  });
+
+  it('ends a stolen session revoked while its rotation is under way: the rotation answers 401', async () => {
+    const s = await setup();
+    const owner = await s.login('u-mid-rotation');
+    const stolen = await s.login('u-mid-rotation');
+    const listed = (await s.http().get('/s/sessions').set('Cookie', owner).expect(200)).body as Listed;
+    const stolenHandle = listed.find((entry) => !entry.current)!.handle;
+    const gate = (gates.current = new Gate());
+    const rotation = s
+      .http()
+      .post('/s/held-regenerate')
+      .set('Cookie', stolen)
+      .then((response) => response);
+    await gate.reached(); // its session loaded, its rotation not started
+
+    const revoked = await s.http().delete(`/s/sessions/${stolenHandle}`).set('Cookie', owner);
+    expect(revoked.body).toEqual({ revoked: true });
+    gate.open();
+    const response = await rotation;
+    expect(response.status).toBe(401);
+    expect(setCookieFor(response)).toMatch(/^sid=;.*Expires=Thu, 01 Jan 1970/); // cleared: no new id issued
+    expect((await s.db.byUser('u-mid-rotation')).map((document) => document._id)).toEqual([storedIdOf(owner)]);
+  });
+
+  it('is stored with the session, random: not its id, nor part of its storage key', async () => {
+    const s = await setup();
+    const cookie = await s.login('u-handle');
+    const stored = (await s.doc(cookie))!;
+    const [entry] = (await s.http().get('/s/sessions').set('Cookie', cookie)).body as Listed;
+    expect(stored.handle).toBe(entry.handle);
+    expect(entry.handle).toMatch(/^[\w-]{22}$/);
+    expect(storedIdOf(cookie).startsWith(entry.handle)).toBe(false);
+    expect(sessionIdOf(cookie)).not.toContain(entry.handle);
+    // Presented as a session id, a handle is an unknown id.
+    const forged = signedCookie(entry.handle, 'scenario-test-secret');
+    expect((await s.http().get('/s/guarded').set('Cookie', forged)).status).toBe(401);
+    expect(s.events.at(-1)).toMatchObject({ type: 'rejected', reason: 'unknown-id' });
+    expect(s.events.find((event) => event.type === 'created')).toMatchObject({ handle: entry.handle });
+  });
+
+  it('of a session stored without one (an earlier version) is derived from its key, then kept across rotations', async () => {
+    const s = await setup();
+    const owner = await s.login('u-legacy');
+    const legacy = await s.login('u-legacy');
+    await s.db.sessions().updateOne({ _id: storedIdOf(legacy) }, { $unset: { handle: '' } });
+    const derived = derivedHandleOf(legacy);
+    const listed = (await s.http().get('/s/sessions').set('Cookie', owner)).body as Listed;
+    expect(listed.find((entry) => !entry.current)!.handle).toBe(derived);
+
+    const rotated = cookieFrom(await s.http().post('/s/held-regenerate').set('Cookie', legacy).expect(200));
+    expect((await s.doc(rotated))!.handle).toBe(derived);
+    expect((await s.http().delete(`/s/sessions/${derived}`).set('Cookie', owner)).body).toEqual({ revoked: true });
+    expect(await s.doc(rotated)).toBeNull();
+
+    // Revoked before any rotation, by the derived handle.
+    const other = await s.login('u-legacy');
+    await s.db.sessions().updateOne({ _id: storedIdOf(other) }, { $unset: { handle: '' } });
+    const otherHandle = derivedHandleOf(other);
+    expect((await s.http().delete(`/s/sessions/${otherHandle}`).set('Cookie', owner)).body).toEqual({ revoked: true });
+    expect((await s.http().get('/s/guarded').set('Cookie', other)).status).toBe(401);
   });
 });
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import fc, { type AsyncCommand } from 'fast-check';
 import request, { type Response } from 'supertest';
-import { handleOf, setCookieFor, storedIdOf } from './support/cookies.js';
+import { derivedHandleOf, setCookieFor, storedIdOf } from './support/cookies.js';
 import { autoRemoveMode, mongoUri, TestDatabase } from './support/database.js';
 import { handlersRun, OPERATION_HEADER, startModelApp, tick } from './scenarios/model.scenario.js';
 
@@ -104,6 +104,10 @@ interface ListedSession {
 const userOf = (device: number): number => Math.floor(device / DEVICES_PER_USER);
 const deviceName = (device: number): string => `${'AB'[userOf(device)]}${device % DEVICES_PER_USER}`;
 const isPrimary = (operation: Operation): boolean => PRIMARY_KINDS.has(operation.kind);
+/** The handle stored with each session seen live (by storage key): a dead session keeps its own here. */
+const knownHandles = new Map<string, string>();
+/** The handle of a cookie's session as `listForUser` shows it; the derived one for a session never seen. */
+const handleOf = (cookie: string): string => knownHandles.get(storedIdOf(cookie)) ?? derivedHandleOf(cookie);
 const shortId = (cookie: string | undefined): string => (cookie ? storedIdOf(cookie).slice(0, 6) : '-');
 
 function describeOperation(operation: Operation): string {
@@ -446,9 +450,10 @@ async function liveSessions(users: readonly string[], otherIds: readonly string[
         $or: [{ 'session.userId': { $in: [...users] } }, { _id: { $in: [...otherIds] } }],
         expires: { $gt: new Date() },
       },
-      { projection: { _id: 1, 'session.userId': 1 } },
+      { projection: { _id: 1, handle: 1, 'session.userId': 1 } },
     )
     .toArray();
+  for (const doc of documents) if (doc.handle !== undefined) knownHandles.set(doc._id, doc.handle);
   const idsOf = (user: unknown) => documents.filter((doc) => doc.session.userId === user).map((doc) => doc._id);
   return {
     byUser: users.map((user) => new Set(idsOf(user))),
@@ -572,6 +577,7 @@ async function startSequence(): Promise<{ model: Model; real: Real }> {
     if (response.status !== 200 || !cookie) throw new Error(`setup login answered ${response.status} without a cookie`);
     return cookie;
   });
+  await liveSessions(users, []); // learns their handles
   return { model: { alive: cookies.map(() => true) }, real: { users, cookies } };
 }
 

@@ -25,9 +25,12 @@ afterAll(async () => {
   for (const db of databases) await db.close();
 });
 
-async function setup(overrides: Partial<SessionModuleOptions> = {}, settings: { trustProxy?: boolean } = {}) {
-  const db = new TestDatabase();
-  databases.push(db);
+async function setup(
+  overrides: Partial<SessionModuleOptions> = {},
+  settings: { trustProxy?: boolean; db?: TestDatabase } = {},
+) {
+  const db = settings.db ?? new TestDatabase();
+  if (!settings.db) databases.push(db);
   const events: SessionEvent[] = [];
   const logger = new CapturingLogger();
   const app = await startCookieApp(cookieOptions(db, { onEvent: (event) => events.push(event), ...overrides }), {
@@ -110,6 +113,64 @@ describe('cookie lifetime', () => {
       .sessions()
       .updateOne({ _id: storedIdOf(plain.cookie) }, { $set: { lastSeenAt: new Date(Date.now() - 3_600_000) } });
     await s.http().get('/c/me').set('Cookie', plain.cookie).expect(401);
+  });
+});
+
+describe('a cookie sent again for an old session', () => {
+  /** A session logged in under lax attributes, then the app started again with hardened ones on the same data. */
+  async function hardened(old: Partial<SessionModuleOptions>, hardenedOptions: Partial<SessionModuleOptions>) {
+    const before = await setup({ cookie: { httpOnly: false, sameSite: 'lax' }, ...old });
+    const { cookie } = await before.login('u-hardening');
+    const stored = (await before.db.sessions().findOne({ _id: storedIdOf(cookie) }))!;
+    expect(stored.session.cookie).toMatchObject({ httpOnly: false, sameSite: 'lax', secure: false });
+    const after = await setup(
+      {
+        ...hardenedOptions,
+        cookie: {
+          httpOnly: true,
+          sameSite: 'strict',
+          secure: true,
+          domain: 'app.example.test',
+          ...hardenedOptions.cookie,
+        },
+      },
+      { trustProxy: true, db: before.db },
+    );
+    return { after, cookie };
+  }
+
+  it('takes the attributes in force when re-signed with the current secret, and stays a browser-session cookie', async () => {
+    const { after, cookie } = await hardened({ secret: 'secret-2025' }, { secret: ['secret-2026', 'secret-2025'] });
+    const response = await after.http().get('/c/me').set('X-Forwarded-Proto', 'https').set('Cookie', cookie);
+    expect(response.status).toBe(200);
+    const line = setCookieFor(response)!;
+    expect(line).toContain(`sid=${encodeURIComponent(`s:${sessionIdOf(cookie)}`)}`); // the same session, re-signed
+    expect(line).toMatch(/; HttpOnly/);
+    expect(line).toMatch(/; Secure/);
+    expect(line).toMatch(/; SameSite=Strict/);
+    expect(line).toMatch(/; Domain=app\.example\.test/);
+    expect(line).not.toMatch(/Expires=|Max-Age=/);
+  });
+
+  it("takes the attributes in force when a persistent cookie follows a touch, with the session's expiry", async () => {
+    const persistent = { cookie: { persistent: true }, idleTimeout: 600, touchAfter: 60 };
+    const { after, cookie } = await hardened(
+      { ...persistent, cookie: { httpOnly: false, sameSite: 'lax', persistent: true } },
+      persistent,
+    );
+    await after.db
+      .sessions()
+      .updateOne({ _id: storedIdOf(cookie) }, { $set: { lastSeenAt: new Date(Date.now() - 61_000) } });
+    const response = await after.http().get('/c/me').set('X-Forwarded-Proto', 'https').set('Cookie', cookie);
+    expect(response.status).toBe(200);
+    const line = setCookieFor(response)!;
+    expect(cookieFrom(response)).toBe(cookie);
+    expect(line).toMatch(/; HttpOnly/);
+    expect(line).toMatch(/; Secure/);
+    expect(line).toMatch(/; SameSite=Strict/);
+    expect(line).toMatch(/; Domain=app\.example\.test/);
+    const stored = (await after.db.sessions().findOne({ _id: storedIdOf(cookie) }))!;
+    expect(Math.abs(expiresOf(line)! - stored.expires.getTime())).toBeLessThan(1000);
   });
 });
 

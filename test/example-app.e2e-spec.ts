@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { cookieFrom, handleOf, sessionIdOf, setCookieFor, tamper, storedIdOf } from './support/cookies.js';
+import { cookieFrom, sessionIdOf, setCookieFor, tamper, storedIdOf } from './support/cookies.js';
 import type { TestDatabase } from './support/database.js';
 import { startExampleApp } from './support/example-app.js';
 import { SessionAuditListener } from '../src/app/session-audit.listener.js';
@@ -215,7 +215,7 @@ describe('DELETE /auth/sessions/:handle', () => {
     const phone = await login('alice');
     const laptop = (await login('alice')).cookie;
     const listed = await http().get('/auth/sessions').set('Cookie', laptop);
-    const phoneHandle = handleOf(phone.cookie);
+    const phoneHandle = (await db.handleOf(phone.cookie))!;
     expect(listed.body.map((s: { handle: string }) => s.handle)).toContain(phoneHandle);
     expect(listed.body[0]).toEqual(expect.objectContaining({ ip: '127.0.0.1', lastSeenAt: expect.any(String) }));
 
@@ -294,8 +294,8 @@ describe('expiry', () => {
 });
 
 describe('indexes', () => {
-  it('indexes the user id so per-user queries do not scan the collection', async () => {
+  it('indexes the user id and handle so per-user queries and revocations do not scan the collection', async () => {
     const indexes = await db.sessions().listIndexes().toArray();
-    expect(indexes.map((index) => index.key)).toContainEqual({ 'session.userId': 1 });
+    expect(indexes.map((index) => index.key)).toContainEqual({ 'session.userId': 1, handle: 1 });
   });
 });

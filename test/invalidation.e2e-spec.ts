@@ -159,6 +159,52 @@ describe('timeouts lowered after sessions were written', () => {
   });
 });
 
+describe('the events of a session that rotated', () => {
+  it('carry its stable handle, as listed before the rotation, whatever ended it', async () => {
+    const s = await setup({
+      schema: (data) => {
+        if ((data as { role?: string }).role === 'root') throw new Error('no root');
+        return data as object;
+      },
+    });
+    /** Logs in, notes the listed handle, and rotates the id keeping the data: the cookie after, and the handle. */
+    const rotated = async (userId: string) => {
+      const before = await s.login(userId);
+      const [listed] = (await s.http().get('/s/sessions').set('Cookie', before).expect(200)).body as {
+        handle: string;
+      }[];
+      const cookie = cookieFrom(await s.http().post('/s/held-regenerate').set('Cookie', before).expect(200));
+      expect(storedIdOf(cookie)).not.toBe(storedIdOf(before));
+      expect((await s.db.sessions().findOne({ _id: storedIdOf(cookie) }))!.handle).toBe(listed.handle);
+      return { cookie, handle: listed.handle };
+    };
+    const endedBy = (type: string) => s.events.filter((event) => event.type === type).map((event) => event.handle);
+
+    const loggedOut = await rotated('u-ev-logout');
+    await s.http().post('/s/logout').set('Cookie', loggedOut.cookie).expect(200);
+    expect(endedBy('destroyed')).toEqual([loggedOut.handle]);
+
+    const presentedExpired = await rotated('u-ev-expired');
+    await s.db.sessions().updateOne({ _id: storedIdOf(presentedExpired.cookie) }, { $set: { expires: ago(1) } });
+    await s.http().get('/s/guarded').set('Cookie', presentedExpired.cookie).expect(401);
+    const swept = await rotated('u-ev-swept');
+    await s.db.sessions().updateOne({ _id: storedIdOf(swept.cookie) }, { $set: { expires: ago(1) } });
+    expect(await s.store.sessions.removeExpired()).toBe(1);
+    expect(endedBy('expired')).toEqual([presentedExpired.handle, swept.handle]);
+
+    const invalid = await rotated('u-ev-invalid');
+    await s.db.sessions().updateOne({ _id: storedIdOf(invalid.cookie) }, { $set: { 'session.role': 'root' } });
+    await s.http().get('/s/guarded').set('Cookie', invalid.cookie).expect(401);
+    expect(endedBy('invalid')).toEqual([invalid.handle]);
+
+    const everywhere = await rotated('u-ev-all');
+    const other = await s.login('u-ev-all');
+    await s.http().post('/s/logout-everywhere').set('Cookie', other).expect(200);
+    expect(endedBy('revoked')).toContain(everywhere.handle);
+    expect(await s.db.sessions().countDocuments({})).toBe(0);
+  });
+});
+
 describe('the session-limit lock', () => {
   it('serves 30 simultaneous logins of one user without a 503, and ends at the cap exactly', async () => {
     const s = await setup({ maxSessionsPerUser: 3, onSessionLimit: 'evict-oldest', storeTimeoutMs: 1000 });

@@ -321,6 +321,27 @@ describe.each<GatewayTransport>(['socket.io', 'ws'])('%s gateway', (transport) =
     for (const live of sockets) await closesWithin(live, 1_000);
   });
 
+  it("revocation by the handle listed before the session rotated closes the rotated session's socket at once", async () => {
+    const owner = await login(`${transport}-stolen`);
+    const stolen = await login(`${transport}-stolen`);
+    const beforeRotation = await client(main, stolen);
+    const http = () => request(main.getHttpServer());
+    const listed = (await http().get('/auth/sessions').set('Cookie', owner).expect(200)).body as {
+      handle: string;
+      current: boolean;
+    }[];
+    const handle = listed.find((entry) => !entry.current)!.handle;
+    const thief = cookieFrom(await http().post('/auth/rotate').set('Cookie', stolen).expect(200));
+    await closesWithin(beforeRotation, 1_000); // to reconnect with the new cookie
+    const afterRotation = await client(main, thief);
+    expect((await afterRotation.ask('whoami', 'whoami')).data.userId).toBe(`${transport}-stolen`);
+
+    const revoked = await http().delete(`/auth/sessions/${handle}`).set('Cookie', owner).expect(200);
+    expect(revoked.body).toEqual({ revoked: true });
+    await closesWithin(afterRotation, 1_000);
+    expect(await stored(thief)).toBeNull();
+  });
+
   it("a password change closes other devices' sockets at once, and the rotated device's", async () => {
     const here = await login(`${transport}-password`, second);
     const there = await login(`${transport}-password`, second);

@@ -29,8 +29,9 @@ export type SessionEventReason =
 export interface SessionEvent {
   type: SessionEventType;
   /**
-   * The session's public handle, as `listForUser` shows it. On a `rejected` event, the handle of the id the
-   * cookie named when its signature was valid (`unknown-id`), else `''`.
+   * The session's public handle, as `listForUser` shows it (stable across its rotations). On a `rejected`
+   * event, the handle derived from the id the cookie named when its signature was valid (`unknown-id`: no
+   * stored session to tell its own), else `''`.
    */
   handle: string;
   /** The user of the session, when it had one. */

@@ -16,7 +16,7 @@ import { SessionEvents, type SessionEventReason } from './session.events.js';
 import { RESOLVED_SESSION_OPTIONS } from './session.internal-constants.js';
 import { sessionContext, type SessionContext } from './session.context.js';
 import type { ResolvedSessionOptions } from './session.options.js';
-import { handleOfKey, sessionHandle, storageKey } from './session.ids.js';
+import { handleOfDocument, storageKey } from './session.ids.js';
 import { SessionStore, type SessionDocument } from './session.store.js';
 import { isSocketContext } from './transports/socket.context.js';
 import { SocketSessionRotationError } from './transports/socket-session.errors.js';
@@ -246,7 +246,7 @@ export class SessionService<S extends object = AppSessionData> {
       });
     });
     this.sockets?.closeSession(oldId);
-    this.events.emit('created', sessionHandle(req.session.id), userId, 'login');
+    this.events.emit('created', this.store.handleOf(req.session), userId, 'login');
   }
 
   /**
@@ -291,7 +291,7 @@ export class SessionService<S extends object = AppSessionData> {
     const currentKey = this.currentKey();
     const documents = await asStoreCall('list the sessions', () => this.store.sessions.findByUser(userId));
     return documents.map((document: SessionDocument) => ({
-      handle: handleOfKey(document._id),
+      handle: handleOfDocument(document),
       current: document._id === currentKey,
       createdAt: document.createdAt,
       loginAt: document.loginAt,
@@ -304,24 +304,28 @@ export class SessionService<S extends object = AppSessionData> {
   }
 
   /**
-   * Ends one session of a user, by the handle `listForUser` gave. A session of another user is never
-   * touched: the answer is then `false`, as for an unknown handle. Ending the current session clears its
-   * cookie, as `destroy()` does.
+   * Ends one session of a user, by the handle `listForUser` gave; the handle stays the same when the session
+   * rotates its id (`regenerate`), so a session cannot dodge its revocation by rotating. A session of another
+   * user is never touched: the answer is then `false`, as for an unknown handle. Ending the current session
+   * clears its cookie, as `destroy()` does.
    */
   async revoke(userId: SessionUserId<S>, handle: string): Promise<boolean> {
-    const documents = await asStoreCall('list the sessions', () => this.store.sessions.findByUser(userId));
-    const target = documents.find((document) => handleOfKey(document._id) === handle);
-    if (!target) return false;
-    this.noStore();
-    if (target._id === this.currentKey()) {
+    const current = sessionContext.getStore()?.req.session;
+    if (
+      current &&
+      this.store.isStored(current) &&
+      this.store.handleOf(current) === handle &&
+      userIdOf(current, this.settings) === userId
+    ) {
+      this.noStore();
       await this.end('revoked', 'revoke');
       return true;
     }
-    const deleted = await asStoreCall('delete the session', () =>
-      this.store.sessions.deleteByUser(userId, { only: target._id }),
-    );
-    if (deleted > 0) this.events.emit('revoked', handle, userId, 'revoke');
-    return deleted > 0;
+    const deleted = await asStoreCall('delete the session', () => this.store.sessions.deleteByHandle(userId, handle));
+    if (deleted === 0) return false;
+    this.noStore();
+    this.events.emit('revoked', handle, userId, 'revoke');
+    return true;
   }
 
   /**
@@ -350,7 +354,7 @@ export class SessionService<S extends object = AppSessionData> {
       this.store.sessions.deleteByUser(userId, { except: keepKey }),
     );
     for (const document of others) {
-      if (document._id !== keepKey) this.events.emit('revoked', handleOfKey(document._id), userId, reason);
+      if (document._id !== keepKey) this.events.emit('revoked', handleOfDocument(document), userId, reason);
     }
     return ended + deleted;
   }
@@ -361,8 +365,9 @@ export class SessionService<S extends object = AppSessionData> {
     const session = req.session as ExpressSession | undefined;
     if (session) {
       const userId = userIdOf(session, this.settings);
+      const handle = this.store.handleOf(session);
       await this.guarded('delete the session', () => fromCallback((done) => session.destroy(done)));
-      this.events.emit(type, sessionHandle(session.id), userId, reason);
+      this.events.emit(type, handle, userId, reason);
     }
     this.clearCookie();
   }
@@ -383,7 +388,7 @@ export class SessionService<S extends object = AppSessionData> {
     sessions.sort((a, b) => loginTime(a) - loginTime(b));
     const evicted = sessions.slice(0, sessions.length - limit + 1);
     await this.store.sessions.deleteByUser(userId, { only: evicted.map((document) => document._id) });
-    for (const document of evicted) this.events.emit('revoked', handleOfKey(document._id), userId, 'session-limit');
+    for (const document of evicted) this.events.emit('revoked', handleOfDocument(document), userId, 'session-limit');
   }
 
   /**

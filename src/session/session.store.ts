@@ -2,9 +2,10 @@ import { MongoStore } from 'connect-mongo';
 import type { Request } from 'express';
 import type { Session, SessionData } from 'express-session';
 import type { Collection, MongoClient } from 'mongodb';
+import { cookieAttributesInForce } from './session.cookie-attributes.js';
 import { applicationData, copyCsrfToken, storedSession, userIdOf } from './session.data.js';
 import type { SessionEvents } from './session.events.js';
-import { handleOfKey, storageKey } from './session.ids.js';
+import { handleOfDocument, storageKey } from './session.ids.js';
 import { sessionLogger } from './session.logger.js';
 import type { ResolvedSessionOptions } from './session.options.js';
 import { checkSessionData } from './session.schema.js';
@@ -212,7 +213,8 @@ export class SessionStore extends MongoStore {
     this.generateFor(req);
     const fresh = req.session as SessionData & Session;
     Object.assign(fresh, kept);
-    // The login time and device carry over: the absolute timeout is not reset by a rotation.
+    // The handle, login time and device carry over: the session is the same one (revocable by the handle the
+    // user was shown), and the absolute timeout is not reset by a rotation.
     attachRecord(fresh, { persisted: false, ended: false, meta: { ...oldRecord.meta } });
     const freshKey = storageKey(fresh.id);
     await this.calls.call(() => this.write(freshKey, fresh), freshKey);
@@ -233,9 +235,13 @@ export class SessionStore extends MongoStore {
     return 'ended';
   }
 
-  /** Marks sessions read from MongoDB, so that saving them can never re-create a deleted document. */
+  /**
+   * Marks sessions read from MongoDB, so that saving them can never re-create a deleted document. Their
+   * cookie takes the attributes in force (`cookieAttributesInForce`), keeping only its stored lifetime.
+   */
   override createSession(req: Request, data: SessionData): Session & SessionData {
     const record = recordIn(data);
+    Object.assign(data.cookie, cookieAttributesInForce(this.settings, req));
     const session = super.createSession(req, data);
     attachRecord(session, record ?? { persisted: true, ended: false, meta: freshMeta() });
     return session;
@@ -256,9 +262,15 @@ export class SessionStore extends MongoStore {
     return recordIn(session)?.meta.remember === true;
   }
 
-  /** Sets what the next write of `session` records beside its data (login time, device). */
-  setMeta(session: object, meta: SessionMeta): void {
-    this.recordOf(session).meta = meta;
+  /** The public handle of a live session (stable across its rotations). */
+  handleOf(session: object): string {
+    return this.recordOf(session).meta.handle;
+  }
+
+  /** Sets what the next write of `session` records beside its data (login time, device); its handle stays. */
+  setMeta(session: object, meta: Omit<SessionMeta, 'handle'>): void {
+    const record = this.recordOf(session);
+    record.meta = { ...meta, handle: record.meta.handle };
   }
 
   /**
@@ -305,23 +317,25 @@ export class SessionStore extends MongoStore {
   private async read(key: string): Promise<SessionData | null | undefined> {
     const document = await this.reads.findOne({ _id: key });
     if (!document) return undefined;
+    const handle = handleOfDocument(document);
     const stored = storedSession(document.session);
     const userId = stored && userIdOf(stored.data, this.settings);
     const now = Date.now();
-    if (!(document.expires instanceof Date)) return this.reject(key, userId, 'it has no expiry date');
+    if (!(document.expires instanceof Date)) return this.reject(key, handle, userId, 'it has no expiry date');
     const expired = this.expiry.expiredBecause(document, now);
     if (expired) {
       // Served by nobody from now on; deleted here rather than by the next cleanup.
       const { deletedCount } = await this.documents.deleteOne({ _id: key });
-      if (deletedCount === 1) this.events.emit('expired', handleOfKey(key), userId, expired);
+      if (deletedCount === 1) this.events.emit('expired', handle, userId, expired);
       return null;
     }
-    if (!stored) return this.reject(key, undefined, 'the stored value is not a session object');
+    if (!stored) return this.reject(key, handle, undefined, 'the stored value is not a session object');
     let data = stored.data;
     if (this.settings.schema) {
       let verdict = checkSessionData(this.settings.schema, data);
       if (verdict instanceof Promise) verdict = await verdict;
-      if (!verdict.ok) return this.reject(key, userId, `it does not match the session schema (${verdict.reason})`);
+      if (!verdict.ok)
+        return this.reject(key, handle, userId, `it does not match the session schema (${verdict.reason})`);
       // The schema's output may be any object: copied without unsafe keys, as stored data is.
       data = applicationData(verdict.data);
     }
@@ -333,6 +347,7 @@ export class SessionStore extends MongoStore {
       persisted: true,
       ended: false,
       meta: {
+        handle,
         createdAt,
         loginAt: document.loginAt,
         lastSeenAt: document.lastSeenAt instanceof Date ? document.lastSeenAt : createdAt,
@@ -392,8 +407,7 @@ export class SessionStore extends MongoStore {
   }
 
   /** Deletes a stored document that cannot be served, and logs why, once (it is gone afterwards). */
-  private async reject(key: string, userId: unknown, reason: string): Promise<null> {
-    const handle = handleOfKey(key);
+  private async reject(key: string, handle: string, userId: unknown, reason: string): Promise<null> {
     this.logger.warn(`Stored session ${handle} was discarded: ${reason}.`);
     await this.documents.deleteOne({ _id: key });
     this.events.emit('invalid', handle, userId, reason);

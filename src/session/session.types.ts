@@ -34,7 +34,10 @@ export type SessionUserId<S extends object = AppSessionData> = S extends { userI
 
 /** One of a user's sessions, as `SessionService.listForUser` returns it. */
 export interface SessionInfo<S extends object = AppSessionData> {
-  /** A stable public handle for the session (a hash of its id); the id itself is never exposed. */
+  /**
+   * The session's public handle: random, stored with it, the same across its id rotations (`revoke` takes
+   * it); neither the id nor derived from it, and never looked up as one.
+   */
   handle: string;
   /** `true` for the session of the request that asked. */
   current: boolean;

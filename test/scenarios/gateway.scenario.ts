@@ -2,8 +2,11 @@ import '../../src/app/session-data.js';
 import {
   Body,
   Controller,
+  Delete,
+  Get,
   HttpCode,
   Module,
+  Param,
   Post,
   UseGuards,
   UseInterceptors,
@@ -150,6 +153,26 @@ class GatewayAuthController {
   @UseGuards(AuthGuard)
   async logoutEverywhere(@Session('userId') userId: SessionValue<'userId'>) {
     return { ended: await this.sessions.destroyAllForUser(userId!) };
+  }
+
+  @Post('rotate')
+  @HttpCode(200)
+  @UseGuards(AuthGuard)
+  async rotate() {
+    await this.sessions.regenerate({ keep: true });
+    return { rotated: true };
+  }
+
+  @Get('sessions')
+  @UseGuards(AuthGuard)
+  list(@Session('userId') userId: SessionValue<'userId'>) {
+    return this.sessions.listForUser(userId!);
+  }
+
+  @Delete('sessions/:handle')
+  @UseGuards(AuthGuard)
+  async revoke(@Session('userId') userId: SessionValue<'userId'>, @Param('handle') handle: string) {
+    return { revoked: await this.sessions.revoke(userId!, handle) };
   }
 }
 

@@ -39,9 +39,12 @@ export function signedCookie(id: string, secret: string, name = 'sid'): string {
   return `${name}=${encodeURIComponent(`s:${sign(id, secret)}`)}`;
 }
 
-/** The public handle `listForUser` shows for the session of a cookie (a hash of its id). */
-export function handleOf(cookie: string): string {
-  return createHash('sha256').update(sessionIdOf(cookie)).digest('base64url').slice(0, 22);
+/**
+ * The handle derived from a cookie's id: what `rejected` events carry for an unknown id, and the handle of a
+ * session stored without one (an earlier version). A stored session's own is `TestDatabase.handleOf`.
+ */
+export function derivedHandleOf(cookie: string): string {
+  return storedIdOf(cookie).slice(0, 22);
 }
 
 /** The key the session of a cookie is stored under: the SHA-256 of its id, never the id itself. */

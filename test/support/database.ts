@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { MongoClient, type Collection } from 'mongodb';
 import type { AutoRemoveMode } from 'nestjs-typed-session';
+import { storedIdOf } from './cookies.js';
 
 /** A stored session, as the tests read it straight from the collection. */
 export interface StoredSession {
   _id: string;
   session: Record<string, unknown> & { cookie: Record<string, unknown> };
   expires: Date;
+  handle?: string;
   createdAt?: Date;
   loginAt?: Date;
   lastSeenAt?: Date;
@@ -40,6 +42,11 @@ export class TestDatabase {
   /** The stored sessions of a user, read with the same filter the library uses. */
   byUser(userId: string): Promise<StoredSession[]> {
     return this.sessions().find({ 'session.userId': userId }).toArray();
+  }
+
+  /** The public handle of a cookie's session, as stored with it; `undefined` when it is not stored. */
+  async handleOf(cookie: string): Promise<string | undefined> {
+    return (await this.sessions().findOne({ _id: storedIdOf(cookie) }))?.handle;
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,7 @@ import type { Collection } from 'mongodb';
 import { userIdOf } from '../session.data.js';
 import { SessionOptionsError } from '../session.errors.js';
 import type { SessionEvents } from '../session.events.js';
-import { handleOfKey } from '../session.ids.js';
+import { handleOfDocument, isHandle } from '../session.ids.js';
 import type { ResolvedSessionOptions } from '../session.options.js';
 import type { SessionDocument } from './session-document.js';
 import type { SessionExpiry } from './session-expiry.js';
@@ -72,6 +72,30 @@ export class SessionCollection {
   }
 
   /**
+   * Deletes the user's live session with this public handle, whatever id it has at that moment (one that
+   * rotates meanwhile is deleted under its new id, or its rotation ends it): one delete through the
+   * user-and-handle index, never another user's session. A session stored by an earlier version without a
+   * `handle` field is matched by its derived handle, the start of its storage key. A value that is not a
+   * handle matches nothing. Resolves to the number deleted.
+   */
+  deleteByHandle(userId: unknown, handle: unknown): Promise<number> {
+    if (!isHandle(handle)) return Promise.resolve(0);
+    // Base64url characters all sort before '~': the range holds exactly the keys that start with `handle`.
+    const derived = { handle: { $exists: false }, _id: { $gte: handle, $lt: `${handle}~` } };
+    const filter = {
+      $and: [
+        { [this.userIdPath]: userId },
+        { $or: [{ handle }, derived] },
+        this.expiry.liveFilter(Date.now()) as object,
+      ],
+    };
+    return this.calls.call(async () => {
+      await this.ensureIndexes();
+      return (await this.documents.deleteMany(filter)).deletedCount;
+    });
+  }
+
+  /**
    * Which of these storage keys are sessions still live (by the expiry rules in force): one query, bounded,
    * not logged (the caller reports its own failures).
    */
@@ -107,7 +131,15 @@ export class SessionCollection {
         const expired = await this.calls.call(() =>
           this.documents
             .find(this.expiry.expiredFilter(now) as object, {
-              projection: { expires: 1, createdAt: 1, loginAt: 1, lastSeenAt: 1, remember: 1, [this.userIdPath]: 1 },
+              projection: {
+                handle: 1,
+                expires: 1,
+                createdAt: 1,
+                loginAt: 1,
+                lastSeenAt: 1,
+                remember: 1,
+                [this.userIdPath]: 1,
+              },
             })
             .limit(CLEANUP_BATCH)
             .toArray(),
@@ -129,7 +161,7 @@ export class SessionCollection {
           const reason = this.expiry.expiredBecause(document, now) ?? 'idle-timeout';
           this.events.emit(
             'expired',
-            handleOfKey(document._id),
+            handleOfDocument(document),
             userIdOf(document.session ?? {}, this.settings),
             reason,
           );
@@ -150,7 +182,9 @@ export class SessionCollection {
   }
 
   private async createIndexes(): Promise<void> {
-    await this.documents.createIndex({ [this.userIdPath]: 1 });
+    // The user id first: per-user queries use its prefix, a revocation by handle all of it. (The user-id
+    // index of earlier versions, `<path>_1`, is then redundant and can be dropped.)
+    await this.documents.createIndex({ [this.userIdPath]: 1, handle: 1 });
     if (this.settings.autoRemove !== 'native') return;
     // The TTL index is the safety net: it removes a document two cleanup intervals after its expiry, by when
     // the cleanup timer has normally deleted it and emitted its `expired` event (MongoDB's TTL monitor tells

@@ -1,3 +1,5 @@
+import { newHandle } from '../session.ids.js';
+
 /**
  * A session as stored in MongoDB: the data as a document (connect-mongo's `stringify: false` layout), under
  * the hash of its id (`storageKey`), never the id itself, with its times and device beside the data.
@@ -13,6 +15,11 @@ export interface SessionDocument extends Partial<SessionMeta> {
 
 /** What the store keeps beside the data: times and the device, recorded at creation and login. */
 export interface SessionMeta {
+  /**
+   * The public handle (`newHandle`), given at creation and carried over by rotations. Absent from documents
+   * stored by an earlier version: their handle is derived from their key (`handleOfDocument`).
+   */
+  handle: string;
   /** When the session was created. */
   createdAt: Date;
   /** When its user logged in; the start of the absolute timeout. */
@@ -30,5 +37,5 @@ export interface SessionMeta {
 /** Times of a session created now. */
 export function freshMeta(): SessionMeta {
   const now = new Date();
-  return { createdAt: now, lastSeenAt: now };
+  return { handle: newHandle(), createdAt: now, lastSeenAt: now };
 }

@@ -6,7 +6,7 @@ import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import { SessionEvents, type SessionEvent } from '../session.events.js';
 import { presentedCookie } from '../session.cookie.js';
-import { handleOfKey, storageKey } from '../session.ids.js';
+import { sessionHandle, storageKey } from '../session.ids.js';
 import { isAllowedOrigin } from '../session.origin.js';
 import { RESOLVED_SESSION_OPTIONS } from '../session.internal-constants.js';
 import { sessionContext } from '../session.context.js';
@@ -58,8 +58,13 @@ interface LiveSocket {
 export class SessionSockets implements OnApplicationShutdown {
   private readonly logger = sessionLogger;
   private readonly connections = new WeakMap<object, SocketConnection>();
-  /** Open connections that carry a session, by the session's handle, with its storage key. */
-  private readonly live = new Map<string, { key: string; sockets: Set<LiveSocket> }>();
+  /** Open connections that carry a session, by the session's storage key, with its handle. */
+  private readonly live = new Map<string, { handle: string; sockets: Set<LiveSocket> }>();
+  /**
+   * The storage keys of `live` by handle, for the events (which name a session by its handle). Several keys
+   * share a handle when connections opened before a rotation of their session are still open.
+   */
+  private readonly keysByHandle = new Map<string, Set<string>>();
   private readonly stopListening: () => void;
   private timer?: NodeJS.Timeout;
   private checking?: Promise<void>;
@@ -71,7 +76,7 @@ export class SessionSockets implements OnApplicationShutdown {
     events: SessionEvents,
   ) {
     this.stopListening = events.listen((event) => {
-      if (ENDING_EVENTS.has(event.type)) this.end(event.handle);
+      if (ENDING_EVENTS.has(event.type)) this.endHandle(event.handle);
     });
   }
 
@@ -123,11 +128,16 @@ export class SessionSockets implements OnApplicationShutdown {
     this.connections.set(client, connection);
     if (connection.sessionId === undefined) return;
     const key = storageKey(connection.sessionId);
-    const handle = handleOfKey(key);
-    let entry = this.live.get(handle);
+    let entry = this.live.get(key);
     if (!entry) {
-      entry = { key, sockets: new Set() };
-      this.live.set(handle, entry);
+      const session = connection.request.session as object | undefined;
+      entry = {
+        handle: session ? this.store.handleOf(session) : sessionHandle(connection.sessionId),
+        sockets: new Set(),
+      };
+      this.live.set(key, entry);
+      const keys = this.keysByHandle.get(entry.handle) ?? new Set();
+      this.keysByHandle.set(entry.handle, keys.add(key));
     }
     entry.sockets.add({ client, close });
     this.timer ??= setInterval(() => void this.check(), this.settings.sockets.checkInterval * 1000).unref();
@@ -138,10 +148,10 @@ export class SessionSockets implements OnApplicationShutdown {
     const connection = this.connections.get(client);
     this.connections.delete(client);
     if (connection?.sessionId === undefined) return;
-    const handle = handleOfKey(storageKey(connection.sessionId));
-    const entry = this.live.get(handle);
+    const key = storageKey(connection.sessionId);
+    const entry = this.live.get(key);
     for (const socket of entry?.sockets ?? []) if (socket.client === client) entry!.sockets.delete(socket);
-    if (entry?.sockets.size === 0) this.live.delete(handle);
+    if (entry?.sockets.size === 0) this.forget(key, entry.handle);
     if (this.live.size === 0) this.stopTimer();
   }
 
@@ -151,7 +161,7 @@ export class SessionSockets implements OnApplicationShutdown {
    * rather than at the next check.
    */
   closeSession(sessionId: string): void {
-    this.end(handleOfKey(storageKey(sessionId)));
+    this.end(storageKey(sessionId));
   }
 
   /** The connection registered for `client`. */
@@ -201,12 +211,12 @@ export class SessionSockets implements OnApplicationShutdown {
   }
 
   private async checkLive(): Promise<void> {
-    const keys = [...this.live.values()].map((entry) => entry.key);
+    const keys = [...this.live.keys()];
     try {
       for (let start = 0; start < keys.length; start += CHECK_BATCH) {
         const batch = keys.slice(start, start + CHECK_BATCH);
         const alive = await this.store.sessions.liveAmong(batch);
-        for (const key of batch) if (!alive.has(key)) this.end(handleOfKey(key));
+        for (const key of batch) if (!alive.has(key)) this.end(key);
       }
       if (this.checkFailed) this.logger.log('Open WebSocket sessions are checked again.');
       this.checkFailed = false;
@@ -226,15 +236,20 @@ export class SessionSockets implements OnApplicationShutdown {
     const session = connection.request.session as (SessionData & { id: string }) | undefined;
     if (!session || connection.sessionId === undefined) return;
     this.store.touch(session.id, session, (error) => {
-      if (error === null && this.store.wasEndedElsewhere(session)) this.end(handleOfKey(storageKey(session.id)));
+      if (error === null && this.store.wasEndedElsewhere(session)) this.end(storageKey(session.id));
     });
   }
 
-  /** Closes every connection of the session with this handle. */
-  private end(handle: string): void {
-    const entry = this.live.get(handle);
+  /** Closes every connection of the session with this handle, under its current id or an earlier one. */
+  private endHandle(handle: string): void {
+    for (const key of this.keysByHandle.get(handle) ?? []) this.end(key);
+  }
+
+  /** Closes every connection of the session stored under this key. */
+  private end(key: string): void {
+    const entry = this.live.get(key);
     if (!entry) return;
-    this.live.delete(handle);
+    this.forget(key, entry.handle);
     for (const socket of entry.sockets) {
       this.connections.delete(socket.client);
       try {
@@ -244,6 +259,13 @@ export class SessionSockets implements OnApplicationShutdown {
       }
     }
     if (this.live.size === 0) this.stopTimer();
+  }
+
+  private forget(key: string, handle: string): void {
+    this.live.delete(key);
+    const keys = this.keysByHandle.get(handle);
+    keys?.delete(key);
+    if (keys?.size === 0) this.keysByHandle.delete(handle);
   }
 
   private stopTimer(): void {
