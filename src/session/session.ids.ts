@@ -21,3 +21,8 @@ export function handleOfKey(key: string): string {
 export function sessionHandle(sessionId: string): string {
   return handleOfKey(storageKey(sessionId));
 }
+
+/** `true` for a string of the handle format (`handleOfKey`'s: 22 characters of base64url). */
+export function isSessionHandle(value: unknown): value is string {
+  return typeof value === 'string' && /^[A-Za-z0-9_-]{22}$/.test(value);
+}

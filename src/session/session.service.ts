@@ -1,6 +1,15 @@
 import { ForbiddenException, HttpException, Inject, Injectable, Optional, UnauthorizedException } from '@nestjs/common';
 import type { Session as ExpressSession } from 'express-session';
-import { assertStorable, CSRF_KEY, asRecord, applicationData, userIdOf } from './session.data.js';
+import {
+  assertStorable,
+  assertUserId,
+  assertWithinSize,
+  CSRF_KEY,
+  asRecord,
+  applicationData,
+  isReservedKey,
+  userIdOf,
+} from './session.data.js';
 import { clearSessionCookie, fitCookieLifetime } from './session.cookie.js';
 import { throwIfLoadFailed } from './session.request.js';
 import { randomBytes } from 'node:crypto';
@@ -16,7 +25,7 @@ import { SessionEvents, type SessionEventReason } from './session.events.js';
 import { RESOLVED_SESSION_OPTIONS } from './session.internal-constants.js';
 import { sessionContext, type SessionContext } from './session.context.js';
 import type { ResolvedSessionOptions } from './session.options.js';
-import { handleOfKey, sessionHandle, storageKey } from './session.ids.js';
+import { handleOfKey, isSessionHandle, sessionHandle, storageKey } from './session.ids.js';
 import { SessionStore, type SessionDocument } from './session.store.js';
 import { isSocketContext } from './transports/socket.context.js';
 import { SocketSessionRotationError } from './transports/socket-session.errors.js';
@@ -96,9 +105,11 @@ export class SessionService<S extends object = AppSessionData> {
    * Stores `value` under `key`; written to MongoDB when the response ends (or by `save()`). `undefined`
    * removes the key.
    *
-   * @throws SessionDataError for a reserved or unsafe key (`cookie`, `__proto__`, `$…`, `a.b`), for the
-   * user-id field (only `login()` sets it, after rotating the id), or for a value that cannot be stored as it
-   * is (a function, a class instance, a circular object…); nothing is written.
+   * @throws SessionDataError for a reserved or unsafe key (a member of express-session's `Session` or
+   * `Cookie` such as `id`, `touch`, `cookie`; `__proto__`, `$…`, `a.b`), for the user-id field (only
+   * `login()` sets it, after rotating the id), for a value that cannot be stored as it is (a function, a
+   * class instance, a circular object, an array inside an array…), or when the session would outgrow
+   * `maxSessionBytes`; nothing is written.
    */
   set<K extends SessionKey<S>>(key: K, value: S[K]): void {
     this.patch({ [key]: value } as unknown as Partial<S>);
@@ -122,6 +133,12 @@ export class SessionService<S extends object = AppSessionData> {
       );
     }
     for (const [key, value] of Object.entries(values)) assertStorable(key, value);
+    const after = applicationData(this.require('patch'));
+    for (const [key, value] of Object.entries(values)) {
+      if (value === undefined) delete after[key];
+      else after[key] = value;
+    }
+    assertWithinSize(after, this.settings.maxSessionBytes);
     this.apply(values);
   }
 
@@ -185,7 +202,14 @@ export class SessionService<S extends object = AppSessionData> {
     const oldId = old.id;
     const data = applicationData(old);
     const keep = options.keep === true ? Object.keys(data) : (options.keep ?? []);
+    for (const key of keep) {
+      if (typeof key !== 'string' || isReservedKey(key)) {
+        throw new SessionDataError(`regenerate() cannot keep ${JSON.stringify(String(key))}: it is not a data key.`);
+      }
+    }
     const kept = Object.fromEntries(keep.filter((key) => key in data).map((key) => [key, data[key]]));
+    for (const [key, value] of Object.entries(kept)) assertStorable(key, value);
+    assertWithinSize(kept, this.settings.maxSessionBytes);
     if (Object.keys(kept).length === 0) {
       await this.guarded('regenerate the session', () => fromCallback((done) => old.regenerate(done)));
     } else {
@@ -212,11 +236,10 @@ export class SessionService<S extends object = AppSessionData> {
    * @throws SessionStoreError (503) when MongoDB failed; no session and no cookie come out of the request.
    */
   async login(data: S, options: LoginOptions = {}): Promise<void> {
-    const userId = userIdOf(data, this.settings);
-    if (userId === undefined) {
-      throw new SessionDataError(`login() needs data.${this.settings.userIdField}, the user id (option userIdField).`);
-    }
+    const userId = asRecord(data)[this.settings.userIdField];
+    assertUserId(`SessionService.login() (data.${this.settings.userIdField}, the option userIdField)`, userId);
     for (const [key, value] of Object.entries(data)) assertStorable(key, value);
+    assertWithinSize(data, this.settings.maxSessionBytes);
     const context = this.context('login');
     const { req } = context;
     this.assertCanIssueCookie(req);
@@ -279,8 +302,12 @@ export class SessionService<S extends object = AppSessionData> {
   /**
    * Lists a user's live sessions (through the user-id index), newest expiry first, with their times and
    * devices. Each carries a public handle, never its id.
+   *
+   * @throws SessionDataError (400) when `userId` is not a non-empty string or a finite number (an operator
+   * object from a request body, `undefined`…); nothing is queried.
    */
   async listForUser(userId: SessionUserId<S>): Promise<SessionInfo<S>[]> {
+    assertUserId('SessionService.listForUser()', userId);
     const currentKey = this.currentKey();
     const documents = await asStoreCall('list the sessions', () => this.store.sessions.findByUser(userId));
     return documents.map((document: SessionDocument) => ({
@@ -300,8 +327,15 @@ export class SessionService<S extends object = AppSessionData> {
    * Ends one session of a user, by the handle `listForUser` gave. A session of another user is never
    * touched: the answer is then `false`, as for an unknown handle. Ending the current session clears its
    * cookie, as `destroy()` does.
+   *
+   * @throws SessionDataError (400) when `userId` is not a non-empty string or a finite number, or `handle`
+   * is not a string of the handle format; nothing is queried.
    */
   async revoke(userId: SessionUserId<S>, handle: string): Promise<boolean> {
+    assertUserId('SessionService.revoke()', userId);
+    if (!isSessionHandle(handle)) {
+      throw new SessionDataError('SessionService.revoke() needs a session handle as listForUser() gives it.');
+    }
     const documents = await asStoreCall('list the sessions', () => this.store.sessions.findByUser(userId));
     const target = documents.find((document) => handleOfKey(document._id) === handle);
     if (!target) return false;
@@ -320,15 +354,19 @@ export class SessionService<S extends object = AppSessionData> {
   /**
    * Ends every session of a user, everywhere. The current request's session is ended too (cookie cleared,
    * as by `destroy()`) when it is the user's, unless `exceptCurrent` is set. Resolves to the number ended.
+   *
+   * @throws SessionDataError (400) when `userId` is not a non-empty string or a finite number; nothing is
+   * queried, deleted or locked.
    */
   async destroyAllForUser(userId: SessionUserId<S>, options: DestroyAllOptions = {}): Promise<number> {
+    assertUserId('SessionService.destroyAllForUser()', userId);
     // Under the user's lock, so that no rotation of one of the user's sessions is half done meanwhile.
     return asStoreCall('delete the sessions', () =>
       this.store.withUserLock(userId, () => this.destroyAllLocked(userId, options)),
     );
   }
 
-  private async destroyAllLocked(userId: SessionUserId<S>, options: DestroyAllOptions): Promise<number> {
+  private async destroyAllLocked(userId: string | number, options: DestroyAllOptions): Promise<number> {
     const reason = options.reason ?? 'revoke-all';
     const current = sessionContext.getStore()?.req.session;
     this.noStore();
@@ -364,7 +402,7 @@ export class SessionService<S extends object = AppSessionData> {
    * Makes room for one more session of the user, under the per-user lock: ends the oldest sessions, or
    * refuses the login (`onSessionLimit: 'refuse'`). The current session, replaced by the login, does not count.
    */
-  private async makeRoom(userId: unknown, limit: number): Promise<void> {
+  private async makeRoom(userId: string | number, limit: number): Promise<void> {
     const currentKey = this.currentKey();
     const sessions = (await this.store.sessions.findByUser(userId)).filter((document) => document._id !== currentKey);
     if (sessions.length < limit) return;
