@@ -1,5 +1,5 @@
 import { SessionDataError } from './session.errors.js';
-import { quotedKeyPath } from './session.log-text.js';
+import { escapedText, quotedKeyPath } from './session.log-text.js';
 
 /** Where a session keeps its CSRF token: beside the data, never part of it. */
 export const CSRF_KEY = '__csrf';
@@ -144,7 +144,7 @@ export function applicationData(source: object): Record<string, unknown> {
 export function assertStorable(key: string, value: unknown): void {
   if (typeof key !== 'string' || isUnsafeKey(key, false)) {
     throw new SessionDataError(
-      `Session key ${quotedKeyPath([String(key)])} cannot be stored: keys must be non-empty, must not start ` +
+      `Session key ${escapedText(JSON.stringify(String(key)))} cannot be stored: keys must be non-empty, must not start ` +
         `with '$' or contain '.' or NUL, and the member names of express-session's Session and Cookie, of ` +
         `Object.prototype and ${CSRF_KEY} and lastModified are reserved (see the README).`,
     );
@@ -198,11 +198,13 @@ export const MAX_VALUE_DEPTH = 98;
 /** The first problem found in `value`, as its key path and a description; checked without recursion. */
 function storableProblem(root: unknown): [string[], string] | undefined {
   // Depth-first, with an explicit stack: a deeply nested value cannot overflow the call stack.
-  const stack: { value: unknown; path: string[]; depth: number }[] = [{ value: root, path: [], depth: 0 }];
+  const stack: { value: unknown; path: string[]; depth: number; inArray: boolean }[] = [
+    { value: root, path: [], depth: 0, inArray: false },
+  ];
   // Objects on the path from the root to the value being checked, to tell a cycle from a shared object.
   const ancestors: object[] = [];
   while (stack.length > 0) {
-    const { value, path, depth } = stack.pop()!;
+    const { value, path, depth, inArray } = stack.pop()!;
     const problem = primitiveProblem(value);
     if (problem !== undefined) return [path, problem];
     if (typeof value !== 'object' || value === null || value instanceof Date) continue;
@@ -214,17 +216,16 @@ function storableProblem(root: unknown): [string[], string] | undefined {
         `a ${value.constructor?.name ?? 'class'} instance is not plain data (use plain objects and arrays)`,
       ];
     }
+    // FerretDB 1.x refuses nested arrays when saving; refused on every server, so that data is portable.
+    if (inArray && Array.isArray(value))
+      return [path, 'it is an array directly inside an array (wrap it in an object)'];
     if (depth + 1 > MAX_VALUE_DEPTH) return [path, `it nests deeper than ${MAX_VALUE_DEPTH} levels`];
     ancestors.push(value);
     const entries: [string, unknown][] = Object.entries(value);
     for (let index = entries.length - 1; index >= 0; index -= 1) {
       const [key, item] = entries[index];
       if (!Array.isArray(value) && isUnsafeKey(key, true)) return [[...path, key], 'the key is not allowed'];
-      if (Array.isArray(value) && Array.isArray(item)) {
-        // FerretDB 1.x refuses nested arrays when saving; refused everywhere, so that data is portable.
-        return [[...path, key], 'an array directly inside an array cannot be stored (wrap it in an object)'];
-      }
-      stack.push({ value: item, path: [...path, key], depth: depth + 1 });
+      stack.push({ value: item, path: [...path, key], depth: depth + 1, inArray: Array.isArray(value) });
     }
   }
   return undefined;

@@ -9,6 +9,7 @@ import {
   Module,
   Param,
   Post,
+  Req,
   UseGuards,
   UseInterceptors,
   type DynamicModule,
@@ -16,6 +17,7 @@ import {
   type LoggerService,
 } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { Request } from 'express';
 import { Test } from '@nestjs/testing';
 import {
   AuthGuard,
@@ -262,6 +264,14 @@ class ScenarioController {
   @HttpCode(200)
   async profile(@Body() body: Record<string, unknown>) {
     this.sessions.patch(body);
+    await this.sessions.save();
+    return { data: this.sessions.data() };
+  }
+
+  @Post('raw-write')
+  @HttpCode(200)
+  async rawWrite(@Body() body: { key: string; value: unknown }, @Req() req: Request) {
+    (req.session as unknown as Record<string, unknown>)[body.key] = body.value; // past SessionService's checks
     await this.sessions.save();
     return { data: this.sessions.data() };
   }
