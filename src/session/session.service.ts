@@ -121,8 +121,8 @@ export class SessionService<S extends object = AppSessionData> {
   }
 
   /**
-   * Stores every field of `values` (`undefined` removes one); asRecord it does not name are left as they are.
-   * All asRecord are checked before any is written.
+   * Stores every field of `values` (`undefined` removes one); fields it does not name are left as they are.
+   * All fields are checked before any is written.
    *
    * @throws SessionDataError as `set` does.
    */
@@ -192,6 +192,8 @@ export class SessionService<S extends object = AppSessionData> {
    *
    * @throws SessionEndedError (401) when data is to be kept but the session was ended elsewhere while this
    * request ran: nothing is carried over, no new id is issued, the cookie is cleared.
+   * @throws SessionDataError (400) when `keep` names a reserved key, or what it keeps cannot be stored (data
+   * put on `req.session` directly) or is past `maxSessionBytes`; nothing changes.
    * @throws SessionBusyError (429) when other changes to the user's sessions hold the user's lock too long.
    * @throws SessionStoreError (503) when MongoDB failed; the request keeps no session, no cookie is sent.
    */
@@ -230,7 +232,8 @@ export class SessionService<S extends object = AppSessionData> {
    * login time, user agent and client address. The new document is in MongoDB when the promise resolves.
    * With `maxSessionsPerUser`, the user's oldest sessions are ended, or the login is refused.
    *
-   * @throws SessionDataError when `data` lacks the user id (the `userIdField` option).
+   * @throws SessionDataError (400) when `data`'s user id (the `userIdField` option) is not a non-empty string
+   * or a finite number, or `data` cannot be stored as `patch` checks it; nothing changes.
    * @throws ForbiddenException (403) when the session limit is reached and `onSessionLimit` is `'refuse'`.
    * @throws SessionBusyError (429) when other changes to the user's sessions hold the user's lock too long.
    * @throws SessionStoreError (503) when MongoDB failed; no session and no cookie come out of the request.
@@ -432,7 +435,7 @@ export class SessionService<S extends object = AppSessionData> {
     return id === undefined ? undefined : storageKey(id);
   }
 
-  /** Stores checked asRecord (`undefined` removes one). */
+  /** Stores checked fields (`undefined` removes one). */
   private apply(values: object): void {
     const session = asRecord(this.require('patch'));
     for (const [key, value] of Object.entries(values)) {
