@@ -165,3 +165,28 @@ describe('login refuses a user id that is not a plain value', () => {
     expect(await locks().countDocuments({})).toBe(0);
   });
 });
+
+describe('login under maxSessionsPerUser (the user lock) refuses a user id that is not a plain value', () => {
+  it.each([
+    ['a plain object', { id: 'u-bob' }],
+    ['an array', ['u-bob']],
+    ['a number that is not finite', 'Infinity'],
+  ])('%s: 400 before the lock, no session, no lock document', async (_name, userId) => {
+    const limited = await startScenarioApp(
+      SessionModule.forRoot(scenarioOptions(db, { collectionName: 'limited', maxSessionsPerUser: 2 })),
+    );
+    try {
+      const body = userId === 'Infinity' ? '{"userId": 1e999}' : JSON.stringify({ userId });
+      const response = await request(limited.getHttpServer())
+        .post('/s/login-with')
+        .set('Content-Type', 'application/json')
+        .send(body);
+      expect(response.status).toBe(400);
+      expect(response.body.message).toContain('login()');
+      expect(await db.sessions('limited').countDocuments({})).toBe(0);
+      expect(await db.sessions('limited_locks').countDocuments({})).toBe(0);
+    } finally {
+      await limited.close();
+    }
+  });
+});
