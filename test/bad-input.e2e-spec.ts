@@ -279,6 +279,138 @@ const cases: [string, () => Case | Promise<Case>][] = [
       },
     ],
   ),
+  // express-session's own member names as data keys: `touch` or `resetMaxAge` made express-session throw
+  // inside res.end (the request was never answered), `id` or `req` answered 500.
+  ...(
+    [
+      'touch',
+      'resetMaxAge',
+      'save',
+      'reload',
+      'destroy',
+      'regenerate',
+      'id',
+      'req',
+      'cookie',
+      'maxAge',
+      'expires',
+      'toJSON',
+      'toString',
+      'hasOwnProperty',
+      'valueOf',
+    ] as const
+  ).map((key): [string, () => Promise<Case>] => [
+    `profile patch with express-session's member name ${key}`,
+    async () => {
+      const cookie = await login('u-member-name');
+      const id = storedIdOf(cookie);
+      const before = await db.sessions().findOne({ _id: id });
+      return {
+        status: 400,
+        send: () =>
+          http()
+            .post('/s/profile')
+            .set('Cookie', cookie)
+            .send({ [key]: 1 })
+            .timeout(5000),
+        check: async (response) => {
+          expect(response.body.message).toContain(`Session key "${key}" cannot be stored`);
+          expect(await db.sessions().findOne({ _id: id })).toEqual(before);
+          expect((await http().get('/s/guarded').set('Cookie', cookie).timeout(5000)).status).toBe(200);
+        },
+      };
+    },
+  ]),
+  [
+    "login whose data holds express-session's member name touch",
+    async () => {
+      const cookie = await login('u-member-login');
+      const id = storedIdOf(cookie);
+      return {
+        status: 400,
+        send: () =>
+          http().post('/s/login-with').set('Cookie', cookie).send({ userId: 'u-member-login', touch: 1 }).timeout(5000),
+        check: async () => void expect(await db.sessions().countDocuments({ _id: id })).toBe(1),
+      };
+    },
+  ],
+  [
+    "regenerate keeping express-session's member name id",
+    async () => {
+      const cookie = await login('u-member-keep');
+      const id = storedIdOf(cookie);
+      return {
+        status: 400,
+        send: () =>
+          http()
+            .post('/s/regenerate-keep')
+            .set('Cookie', cookie)
+            .send({ keep: ['id'] })
+            .timeout(5000),
+        check: async () => void expect(await db.sessions().countDocuments({ _id: id })).toBe(1),
+      };
+    },
+  ],
+  [
+    'profile patch past maxSessionBytes (70 KiB)',
+    async () => {
+      const cookie = await login('u-big');
+      const id = storedIdOf(cookie);
+      const before = await db.sessions().findOne({ _id: id });
+      return {
+        status: 400,
+        send: () =>
+          http()
+            .post('/s/profile')
+            .set('Cookie', cookie)
+            .send({ bio: 'x'.repeat(70 * 1024) }),
+        check: async (response) => {
+          expect(response.body.message).toMatch(/maxSessionBytes/);
+          expect(await db.sessions().findOne({ _id: id })).toEqual(before);
+        },
+      };
+    },
+  ],
+  [
+    'profile patch with an array inside an array',
+    async () => {
+      const cookie = await login('u-nested');
+      const id = storedIdOf(cookie);
+      const before = await db.sessions().findOne({ _id: id });
+      return {
+        status: 400,
+        send: () =>
+          http()
+            .post('/s/profile')
+            .set('Cookie', cookie)
+            .send({ grid: [[1, 2], [3]] }),
+        check: async (response) => {
+          expect(response.body.message).toMatch(
+            /^Session value at grid\[0\] cannot be stored: it is an array directly inside an array/,
+          );
+          expect(await db.sessions().findOne({ _id: id })).toEqual(before);
+        },
+      };
+    },
+  ],
+  [
+    'profile patch with a key that forges a log line',
+    async () => {
+      const cookie = await login('u-forger');
+      return {
+        status: 400,
+        send: () =>
+          http()
+            .post('/s/profile')
+            .set('Cookie', cookie)
+            .send({ prefs: { 'a\n[Nest] 1 - LOG [AuthController] admin logged in': { $gt: 1 } } }),
+        check: (response) => {
+          expect(response.body.message).not.toContain('\n');
+          expect(response.body.message).toContain('prefs["a\\n[Nest]');
+        },
+      };
+    },
+  ],
   [
     'malformed JSON body',
     () => ({

@@ -211,7 +211,7 @@ describe('GET /auth/sessions', () => {
 });
 
 describe('DELETE /auth/sessions/:handle', () => {
-  it("ends one of the user's devices (204, no-store); another user's or an unknown handle is 404", async () => {
+  it("ends one of the user's devices (204, no-store); another user's or an unknown handle is 404, a malformed one 400", async () => {
     const phone = await login('alice');
     const laptop = (await login('alice')).cookie;
     const listed = await http().get('/auth/sessions').set('Cookie', laptop);
@@ -226,7 +226,15 @@ describe('DELETE /auth/sessions/:handle', () => {
     ).body;
     const notMine = await http().delete(`/auth/sessions/${bobs[0].handle}`).set('Cookie', laptop);
     expect(notMine.status).toBe(404);
-    expect((await http().delete('/auth/sessions/unknown-handle').set('Cookie', laptop)).status).toBe(404);
+    expect(
+      (
+        await http()
+          .delete(`/auth/sessions/${'A'.repeat(22)}`)
+          .set('Cookie', laptop)
+      ).status,
+    ).toBe(404);
+    // Not of the handle format at all: a malformed request, refused before any query.
+    expect((await http().delete('/auth/sessions/unknown-handle').set('Cookie', laptop)).status).toBe(400);
 
     const revoked = await http().delete(`/auth/sessions/${phoneHandle}`).set('Cookie', laptop);
     expect(revoked.status).toBe(204);

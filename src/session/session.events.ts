@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
+import { isUserId } from './session.data.js';
 import { RESOLVED_SESSION_OPTIONS } from './session.internal-constants.js';
 import type { SessionUserId } from './session.types.js';
 import { sessionLogger } from './session.logger.js';
@@ -80,7 +81,7 @@ export class SessionEvents implements OnApplicationBootstrap {
 
   emit(type: SessionEventType, handle: string, userId: unknown, reason: SessionEventReason, ip?: string): void {
     const event: SessionEvent = { type, handle, reason, at: new Date() };
-    if (userId !== undefined && userId !== null) event.userId = userId as SessionUserId;
+    if (isUserId(userId)) event.userId = userId as SessionUserId; // never an object that came as a user id
     if (ip !== undefined) event.ip = ip;
     try {
       for (const listener of this.listeners) listener(event);

@@ -18,7 +18,7 @@ export function newHandle(): string {
   return randomBytes(16).toString('base64url');
 }
 
-/** `true` for a value shaped like a handle (22 base64url characters): what a handle lookup accepts. */
+/** `true` for a value shaped like a handle (22 base64url characters, stored or derived): what a handle lookup accepts. */
 export function isHandle(value: unknown): value is string {
   return typeof value === 'string' && /^[\w-]{22}$/.test(value);
 }

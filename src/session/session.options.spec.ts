@@ -20,12 +20,14 @@ describe('resolveSessionOptions', () => {
       autoRemoveInterval: 10,
       userIdField: 'userId',
       storeTimeoutMs: 5_000,
+      maxSessionBytes: 65_536,
       writeConcern: { w: 'majority' },
       exclude: [],
     });
     expect(resolved.isAuthenticated({ userId: 'u1' })).toBe(true);
     expect(resolved.isAuthenticated({})).toBe(false);
     expect(resolved.isAuthenticated({ userId: '' })).toBe(false);
+    expect(resolved.isAuthenticated({ userId: { $ne: null } as never })).toBe(false);
   });
 
   it('accepts ttl as the former name of idleTimeout', () => {
@@ -75,6 +77,11 @@ describe('resolveSessionOptions', () => {
     ['maxSessionsPerUser', { maxSessionsPerUser: 0 }],
     ['maxSessionsPerUser', { maxSessionsPerUser: 1.5 }],
     ['onSessionLimit', { onSessionLimit: 'kick-everyone' }],
+    ['maxSessionBytes', { maxSessionBytes: 0 }],
+    ['maxSessionBytes', { maxSessionBytes: 100 }],
+    ['maxSessionBytes', { maxSessionBytes: 1.5e3 + 0.5 }],
+    ['maxSessionBytes', { maxSessionBytes: 64 * 1024 * 1024 }],
+    ['maxSessionBytes', { maxSessionBytes: '64k' }],
     ['onEvent', { onEvent: 'log' }],
     ['cookie.secure', { cookie: { hostPrefix: true, secure: false } }],
     ['cookie.domain', { cookie: { hostPrefix: true, domain: 'example.test' } }],

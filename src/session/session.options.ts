@@ -145,6 +145,14 @@ export interface SessionModuleOptions {
   /** At most this many live sessions per user; see `onSessionLimit`. Default: no limit. */
   maxSessionsPerUser?: number;
   /**
+   * The most a session's data may take, in bytes of its JSON (UTF-8). A `set`, `patch`, `login` or
+   * `regenerate({ keep })` beyond it throws `SessionDataError` (400) and writes nothing. Every request reads
+   * its whole session, so the bound is also a bound on the cost of each request. Default `65536` (64 KiB):
+   * far above a session's usual few hundred bytes, well under MongoDB's 16 MiB document limit. At most
+   * 15 MiB.
+   */
+  maxSessionBytes?: number;
+  /**
    * At a login beyond `maxSessionsPerUser`: `'evict-oldest'` (default) ends the user's oldest sessions;
    * `'refuse'` answers 403 and keeps the existing ones.
    */
@@ -204,6 +212,7 @@ export interface ResolvedSessionOptions {
   storeTimeoutMs: number;
   schema?: SessionSchema;
   maxSessionsPerUser?: number;
+  maxSessionBytes: number;
   onSessionLimit: SessionLimitPolicy;
   onEvent?: (event: SessionEvent) => void;
   writeConcern: WriteConcernSettings;
@@ -212,6 +221,11 @@ export interface ResolvedSessionOptions {
   /** The `trustedOrigins` option, each as `URL.origin` writes it. */
   trustedOrigins: ReadonlySet<string>;
 }
+
+/** `maxSessionBytes` by default: 64 KiB. */
+const DEFAULT_MAX_SESSION_BYTES = 65_536;
+/** `maxSessionBytes` at most: 15 MiB, leaving room under MongoDB's 16 MiB for the cookie, times and device. */
+const MAX_SESSION_BYTES_LIMIT = 15 * 1024 * 1024;
 
 const AUTO_REMOVE_MODES: readonly AutoRemoveMode[] = ['native', 'interval', 'disabled'];
 const SAME_SITE_VALUES: readonly unknown[] = ['lax', 'strict', 'none', true, false];
@@ -385,6 +399,14 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
       'Leave it out for no limit.',
     );
   }
+  const maxSessionBytes = options.maxSessionBytes ?? DEFAULT_MAX_SESSION_BYTES;
+  if (!Number.isInteger(maxSessionBytes) || maxSessionBytes < 1024 || maxSessionBytes > MAX_SESSION_BYTES_LIMIT) {
+    fail(
+      'maxSessionBytes',
+      `must be a whole number of bytes from 1024 to ${MAX_SESSION_BYTES_LIMIT}, got ${JSON.stringify(maxSessionBytes)}`,
+      `Default: ${DEFAULT_MAX_SESSION_BYTES} (64 KiB).`,
+    );
+  }
   const onSessionLimit = options.onSessionLimit ?? 'evict-oldest';
   if (onSessionLimit !== 'evict-oldest' && onSessionLimit !== 'refuse') {
     fail(
@@ -478,6 +500,7 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
     storeTimeoutMs: positiveNumber('storeTimeoutMs', options.storeTimeoutMs, 5_000, 'milliseconds'),
     schema,
     maxSessionsPerUser,
+    maxSessionBytes,
     onSessionLimit,
     onEvent: options.onEvent,
     writeConcern,

@@ -1,3 +1,4 @@
+import { escapedText, quotedKeyPath } from './session.log-text.js';
 import type { AppSessionData } from './session.types.js';
 
 /**
@@ -31,7 +32,13 @@ export type StandardSchemaResult<Output> =
 export type SessionSchema =
   StandardSchemaV1<unknown, Partial<AppSessionData>> | ((data: unknown) => Partial<AppSessionData>);
 
-/** The outcome of validating stored data. */
+/** The longest reason a failed validation gives (it goes into a log line and the `invalid` event). */
+const MAX_REASON_LENGTH = 500;
+
+/**
+ * The outcome of validating stored data. A refusal's `reason` is safe for one log line: stored keys quoted
+ * and escaped, the validator's messages escaped, the whole capped (stored keys are user-chosen text).
+ */
 export type SchemaVerdict = { ok: true; data: Record<string, unknown> } | { ok: false; reason: string };
 
 /**
@@ -54,14 +61,14 @@ export function checkSessionData(
 function verdictOf(result: StandardSchemaResult<unknown>): SchemaVerdict {
   if (!result.issues) return accept(result.value);
   const reasons = result.issues.map(({ message, path }) => {
-    const where = (path ?? []).map((part) => String(typeof part === 'object' ? part.key : part)).join('.');
-    return where ? `${where}: ${message}` : message;
+    const where = quotedKeyPath((path ?? []).map((part) => String(typeof part === 'object' ? part.key : part)));
+    return where ? `${where}: ${escapedText(String(message))}` : escapedText(String(message));
   });
-  return { ok: false, reason: reasons.join('; ') };
+  return { ok: false, reason: escapedText(reasons.join('; '), MAX_REASON_LENGTH) };
 }
 
 function refusal(error: unknown): SchemaVerdict {
-  return { ok: false, reason: error instanceof Error ? error.message : String(error) };
+  return { ok: false, reason: escapedText(error instanceof Error ? error.message : String(error), MAX_REASON_LENGTH) };
 }
 
 function accept(value: unknown): SchemaVerdict {

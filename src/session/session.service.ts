@@ -1,6 +1,15 @@
 import { ForbiddenException, HttpException, Inject, Injectable, Optional, UnauthorizedException } from '@nestjs/common';
 import type { Session as ExpressSession } from 'express-session';
-import { assertStorable, CSRF_KEY, asRecord, applicationData, userIdOf } from './session.data.js';
+import {
+  assertStorable,
+  assertUserId,
+  assertWithinSize,
+  CSRF_KEY,
+  asRecord,
+  applicationData,
+  isReservedKey,
+  userIdOf,
+} from './session.data.js';
 import { clearSessionCookie, fitCookieLifetime } from './session.cookie.js';
 import { throwIfLoadFailed } from './session.request.js';
 import { randomBytes } from 'node:crypto';
@@ -16,7 +25,7 @@ import { SessionEvents, type SessionEventReason } from './session.events.js';
 import { RESOLVED_SESSION_OPTIONS } from './session.internal-constants.js';
 import { sessionContext, type SessionContext } from './session.context.js';
 import type { ResolvedSessionOptions } from './session.options.js';
-import { handleOfDocument, storageKey } from './session.ids.js';
+import { handleOfDocument, isHandle, storageKey } from './session.ids.js';
 import { SessionStore, type SessionDocument } from './session.store.js';
 import { isSocketContext } from './transports/socket.context.js';
 import { SocketSessionRotationError } from './transports/socket-session.errors.js';
@@ -96,9 +105,11 @@ export class SessionService<S extends object = AppSessionData> {
    * Stores `value` under `key`; written to MongoDB when the response ends (or by `save()`). `undefined`
    * removes the key.
    *
-   * @throws SessionDataError for a reserved or unsafe key (`cookie`, `__proto__`, `$…`, `a.b`), for the
-   * user-id field (only `login()` sets it, after rotating the id), or for a value that cannot be stored as it
-   * is (a function, a class instance, a circular object…); nothing is written.
+   * @throws SessionDataError for a reserved or unsafe key (a member of express-session's `Session` or
+   * `Cookie` such as `id`, `touch`, `cookie`; `__proto__`, `$…`, `a.b`), for the user-id field (only
+   * `login()` sets it, after rotating the id), for a value that cannot be stored as it is (a function, a
+   * class instance, a circular object, an array inside an array…), or when the session would outgrow
+   * `maxSessionBytes`; nothing is written.
    */
   set<K extends SessionKey<S>>(key: K, value: S[K]): void {
     this.patch({ [key]: value } as unknown as Partial<S>);
@@ -110,8 +121,8 @@ export class SessionService<S extends object = AppSessionData> {
   }
 
   /**
-   * Stores every field of `values` (`undefined` removes one); asRecord it does not name are left as they are.
-   * All asRecord are checked before any is written.
+   * Stores every field of `values` (`undefined` removes one); fields it does not name are left as they are.
+   * All fields are checked before any is written.
    *
    * @throws SessionDataError as `set` does.
    */
@@ -122,6 +133,12 @@ export class SessionService<S extends object = AppSessionData> {
       );
     }
     for (const [key, value] of Object.entries(values)) assertStorable(key, value);
+    const after = applicationData(this.require('patch'));
+    for (const [key, value] of Object.entries(values)) {
+      if (value === undefined) delete after[key];
+      else after[key] = value;
+    }
+    assertWithinSize(after, this.settings.maxSessionBytes);
     this.apply(values);
   }
 
@@ -175,6 +192,8 @@ export class SessionService<S extends object = AppSessionData> {
    *
    * @throws SessionEndedError (401) when data is to be kept but the session was ended elsewhere while this
    * request ran: nothing is carried over, no new id is issued, the cookie is cleared.
+   * @throws SessionDataError (400) when `keep` names a reserved key, or what it keeps cannot be stored (data
+   * put on `req.session` directly) or is past `maxSessionBytes`; nothing changes.
    * @throws SessionBusyError (429) when other changes to the user's sessions hold the user's lock too long.
    * @throws SessionStoreError (503) when MongoDB failed; the request keeps no session, no cookie is sent.
    */
@@ -185,7 +204,14 @@ export class SessionService<S extends object = AppSessionData> {
     const oldId = old.id;
     const data = applicationData(old);
     const keep = options.keep === true ? Object.keys(data) : (options.keep ?? []);
+    for (const key of keep) {
+      if (typeof key !== 'string' || isReservedKey(key)) {
+        throw new SessionDataError(`regenerate() cannot keep ${JSON.stringify(String(key))}: it is not a data key.`);
+      }
+    }
     const kept = Object.fromEntries(keep.filter((key) => key in data).map((key) => [key, data[key]]));
+    for (const [key, value] of Object.entries(kept)) assertStorable(key, value);
+    assertWithinSize(kept, this.settings.maxSessionBytes);
     if (Object.keys(kept).length === 0) {
       await this.guarded('regenerate the session', () => fromCallback((done) => old.regenerate(done)));
     } else {
@@ -206,17 +232,17 @@ export class SessionService<S extends object = AppSessionData> {
    * login time, user agent and client address. The new document is in MongoDB when the promise resolves.
    * With `maxSessionsPerUser`, the user's oldest sessions are ended, or the login is refused.
    *
-   * @throws SessionDataError when `data` lacks the user id (the `userIdField` option).
+   * @throws SessionDataError (400) when `data`'s user id (the `userIdField` option) is not a non-empty string
+   * or a finite number, or `data` cannot be stored as `patch` checks it; nothing changes.
    * @throws ForbiddenException (403) when the session limit is reached and `onSessionLimit` is `'refuse'`.
    * @throws SessionBusyError (429) when other changes to the user's sessions hold the user's lock too long.
    * @throws SessionStoreError (503) when MongoDB failed; no session and no cookie come out of the request.
    */
   async login(data: S, options: LoginOptions = {}): Promise<void> {
-    const userId = userIdOf(data, this.settings);
-    if (userId === undefined) {
-      throw new SessionDataError(`login() needs data.${this.settings.userIdField}, the user id (option userIdField).`);
-    }
+    const userId = asRecord(data)[this.settings.userIdField];
+    assertUserId(`SessionService.login() (data.${this.settings.userIdField}, the option userIdField)`, userId);
     for (const [key, value] of Object.entries(data)) assertStorable(key, value);
+    assertWithinSize(data, this.settings.maxSessionBytes);
     const context = this.context('login');
     const { req } = context;
     this.assertCanIssueCookie(req);
@@ -286,8 +312,12 @@ export class SessionService<S extends object = AppSessionData> {
   /**
    * Lists a user's live sessions (through the user-id index), newest expiry first, with their times and
    * devices. Each carries a public handle, never its id.
+   *
+   * @throws SessionDataError (400) when `userId` is not a non-empty string or a finite number (an operator
+   * object from a request body, `undefined`…); nothing is queried.
    */
   async listForUser(userId: SessionUserId<S>): Promise<SessionInfo<S>[]> {
+    assertUserId('SessionService.listForUser()', userId);
     const currentKey = this.currentKey();
     const documents = await asStoreCall('list the sessions', () => this.store.sessions.findByUser(userId));
     return documents.map((document: SessionDocument) => ({
@@ -308,8 +338,15 @@ export class SessionService<S extends object = AppSessionData> {
    * rotates its id (`regenerate`), so a session cannot dodge its revocation by rotating. A session of another
    * user is never touched: the answer is then `false`, as for an unknown handle. Ending the current session
    * clears its cookie, as `destroy()` does.
+   *
+   * @throws SessionDataError (400) when `userId` is not a non-empty string or a finite number, or `handle`
+   * is not a string of the handle format; nothing is queried.
    */
   async revoke(userId: SessionUserId<S>, handle: string): Promise<boolean> {
+    assertUserId('SessionService.revoke()', userId);
+    if (!isHandle(handle)) {
+      throw new SessionDataError('SessionService.revoke() needs a session handle as listForUser() gives it.');
+    }
     const current = sessionContext.getStore()?.req.session;
     if (
       current &&
@@ -331,15 +368,19 @@ export class SessionService<S extends object = AppSessionData> {
   /**
    * Ends every session of a user, everywhere. The current request's session is ended too (cookie cleared,
    * as by `destroy()`) when it is the user's, unless `exceptCurrent` is set. Resolves to the number ended.
+   *
+   * @throws SessionDataError (400) when `userId` is not a non-empty string or a finite number; nothing is
+   * queried, deleted or locked.
    */
   async destroyAllForUser(userId: SessionUserId<S>, options: DestroyAllOptions = {}): Promise<number> {
+    assertUserId('SessionService.destroyAllForUser()', userId);
     // Under the user's lock, so that no rotation of one of the user's sessions is half done meanwhile.
     return asStoreCall('delete the sessions', () =>
       this.store.withUserLock(userId, () => this.destroyAllLocked(userId, options)),
     );
   }
 
-  private async destroyAllLocked(userId: SessionUserId<S>, options: DestroyAllOptions): Promise<number> {
+  private async destroyAllLocked(userId: string | number, options: DestroyAllOptions): Promise<number> {
     const reason = options.reason ?? 'revoke-all';
     const current = sessionContext.getStore()?.req.session;
     this.noStore();
@@ -376,7 +417,7 @@ export class SessionService<S extends object = AppSessionData> {
    * Makes room for one more session of the user, under the per-user lock: ends the oldest sessions, or
    * refuses the login (`onSessionLimit: 'refuse'`). The current session, replaced by the login, does not count.
    */
-  private async makeRoom(userId: unknown, limit: number): Promise<void> {
+  private async makeRoom(userId: string | number, limit: number): Promise<void> {
     const currentKey = this.currentKey();
     const sessions = (await this.store.sessions.findByUser(userId)).filter((document) => document._id !== currentKey);
     if (sessions.length < limit) return;
@@ -406,7 +447,7 @@ export class SessionService<S extends object = AppSessionData> {
     return id === undefined ? undefined : storageKey(id);
   }
 
-  /** Stores checked asRecord (`undefined` removes one). */
+  /** Stores checked fields (`undefined` removes one). */
   private apply(values: object): void {
     const session = asRecord(this.require('patch'));
     for (const [key, value] of Object.entries(values)) {

@@ -3,7 +3,7 @@ import type { Request } from 'express';
 import type { Session, SessionData } from 'express-session';
 import type { Collection, MongoClient } from 'mongodb';
 import { cookieAttributesInForce } from './session.cookie-attributes.js';
-import { applicationData, copyCsrfToken, storedSession, userIdOf } from './session.data.js';
+import { applicationData, assertStorableSession, copyCsrfToken, storedSession, userIdOf } from './session.data.js';
 import type { SessionEvents } from './session.events.js';
 import { handleOfDocument, storageKey } from './session.ids.js';
 import { sessionLogger } from './session.logger.js';
@@ -288,7 +288,7 @@ export class SessionStore extends MongoStore {
    * @throws SessionBusyError (429) when other changes of the user's sessions hold the lock for longer than
    * `storeTimeoutMs`.
    */
-  withUserLock<T>(userId: unknown, section: () => Promise<T>): Promise<T> {
+  withUserLock<T>(userId: string | number, section: () => Promise<T>): Promise<T> {
     return this.userLock.run(userId, (operation) => this.calls.bounded(operation), section);
   }
 
@@ -361,6 +361,7 @@ export class SessionStore extends MongoStore {
 
   /** Inserts a session created in this request; updates, never upserts, one that already had a document. */
   private async write(key: string, session: SessionData & Session): Promise<void> {
+    assertStorableSession(session, this.settings.maxSessionBytes); // data put on req.session directly, too
     const now = new Date();
     const record = this.recordOf(session);
     const { meta } = record;

@@ -9,6 +9,7 @@ import {
   Module,
   Param,
   Post,
+  Req,
   UseGuards,
   UseInterceptors,
   type DynamicModule,
@@ -16,6 +17,7 @@ import {
   type LoggerService,
 } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { Request } from 'express';
 import { Test } from '@nestjs/testing';
 import {
   AuthGuard,
@@ -234,6 +236,58 @@ class ScenarioController {
   @UseGuards(AuthGuard)
   async revokeSession(@Session('userId') userId: SessionValue<'userId'>, @Param('handle') handle: string) {
     return { revoked: await this.sessions.revoke(userId!, handle) };
+  }
+
+  // Hostile routes, written the way real apps write them: an admin console that passes a JSON body's user id
+  // and handle straight to the per-user APIs, a profile form whose body is patched into the session, a login
+  // and a rotation that take their data from the body.
+
+  @Post('admin/list')
+  @HttpCode(200)
+  adminList(@Body() body: { userId: SessionValue<'userId'> }) {
+    return this.sessions.listForUser(body.userId!);
+  }
+
+  @Post('admin/revoke')
+  @HttpCode(200)
+  async adminRevoke(@Body() body: { userId: SessionValue<'userId'>; handle: string }) {
+    return { revoked: await this.sessions.revoke(body.userId!, body.handle) };
+  }
+
+  @Post('admin/destroy-all')
+  @HttpCode(200)
+  async adminDestroyAll(@Body() body: { userId: SessionValue<'userId'> }) {
+    return { ended: await this.sessions.destroyAllForUser(body.userId!) };
+  }
+
+  @Post('profile')
+  @HttpCode(200)
+  async profile(@Body() body: Record<string, unknown>) {
+    this.sessions.patch(body);
+    await this.sessions.save();
+    return { data: this.sessions.data() };
+  }
+
+  @Post('raw-write')
+  @HttpCode(200)
+  async rawWrite(@Body() body: { key: string; value: unknown }, @Req() req: Request) {
+    (req.session as unknown as Record<string, unknown>)[body.key] = body.value; // past SessionService's checks
+    await this.sessions.save();
+    return { data: this.sessions.data() };
+  }
+
+  @Post('login-with')
+  @HttpCode(200)
+  async loginWith(@Body() body: Record<string, unknown> & { userId: string }) {
+    await (this.sessions as SessionService<Record<string, unknown>>).login(body);
+    return { id: this.sessions.id };
+  }
+
+  @Post('regenerate-keep')
+  @HttpCode(200)
+  async regenerateKeep(@Body() body: { keep: string[] }) {
+    await (this.sessions as SessionService<Record<string, unknown>>).regenerate({ keep: body.keep });
+    return { data: this.sessions.data() };
   }
 
   @Post('held-logout')

@@ -1,5 +1,5 @@
 import type { Collection } from 'mongodb';
-import { userIdOf } from '../session.data.js';
+import { assertUserId, userIdOf } from '../session.data.js';
 import { SessionOptionsError } from '../session.errors.js';
 import type { SessionEvents } from '../session.events.js';
 import { handleOfDocument, isHandle } from '../session.ids.js';
@@ -63,7 +63,8 @@ export class SessionCollection {
   }
 
   /** The user's live sessions (by the expiry rules in force), through the user-id index. */
-  findByUser(userId: unknown): Promise<SessionDocument[]> {
+  findByUser(userId: string | number): Promise<SessionDocument[]> {
+    assertUserId('SessionCollection.findByUser()', userId); // never an operator object in the filter
     return this.calls.call(async () => {
       await this.ensureIndexes();
       const filter = { $and: [{ [this.userIdPath]: userId }, this.expiry.liveFilter(Date.now()) as object] };
@@ -79,6 +80,7 @@ export class SessionCollection {
    * handle matches nothing. Resolves to the number deleted.
    */
   deleteByHandle(userId: unknown, handle: unknown): Promise<number> {
+    assertUserId('SessionCollection.deleteByHandle()', userId); // never an operator object in the filter
     if (!isHandle(handle)) return Promise.resolve(0);
     // Base64url characters all sort before '~': the range holds exactly the keys that start with `handle`.
     const derived = { handle: { $exists: false }, _id: { $gte: handle, $lt: `${handle}~` } };
@@ -109,7 +111,8 @@ export class SessionCollection {
    * Deletes the user's sessions: all of them, all `except` one, or `only` the ones given (never another
    * user's), by storage key. Resolves to the number deleted.
    */
-  deleteByUser(userId: unknown, select: { except?: string; only?: string | string[] } = {}): Promise<number> {
+  deleteByUser(userId: string | number, select: { except?: string; only?: string | string[] } = {}): Promise<number> {
+    assertUserId('SessionCollection.deleteByUser()', userId);
     const filter: Record<string, unknown> = { [this.userIdPath]: userId };
     if (select.except !== undefined) filter._id = { $ne: select.except };
     if (select.only !== undefined) filter._id = { $in: Array.isArray(select.only) ? select.only : [select.only] };

@@ -1,6 +1,7 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Collection } from 'mongodb';
+import { assertUserId } from '../session.data.js';
 
 /** A per-user lock document in `<collection>_locks`. */
 interface LockDocument {
@@ -52,12 +53,14 @@ export class UserLock {
    * reconnects them.
    *
    * @throws SessionBusyError when the lock stays taken for longer than the wait.
+   * @throws SessionDataError when `userId` is not a user id (see `isUserId`); nothing is locked.
    */
   async run<T>(
-    userId: unknown,
+    userId: string | number,
     call: <R>(operation: () => Promise<R>) => Promise<R>,
     section: () => Promise<T>,
   ): Promise<T> {
+    assertUserId('UserLock.run()', userId); // no lock document for `undefined` or an object
     const _id = JSON.stringify(userId);
     const owner = randomUUID();
     const giveUpAt = Date.now() + this.waitMs;
