@@ -14,26 +14,28 @@ import { integrityGates, startIntegrityApp } from './scenarios/integrity.scenari
 
 // No write answered 2xx is lost: each request stores exactly the keys it changed, before its answer is sent.
 
+/** The store timeout of the app whose lock waiters are to give up quickly, and of the outage's app. */
 const STORE_TIMEOUT_MS = 400;
 const database = new TestDatabase();
+/** Bursts of 40 requests of one session: a store timeout that the test server's load never reaches. */
 let app: INestApplication;
+/** The same routes and collection, with a short store timeout: lock waiters give up after 400 ms. */
+let shortApp: INestApplication;
 
 beforeAll(async () => {
-  app = await startIntegrityApp({
-    secret: 'integrity-secret',
-    uri: mongoUri(),
-    dbName: database.name,
-    autoRemove: autoRemoveMode(),
-    storeTimeoutMs: STORE_TIMEOUT_MS,
-  });
+  const options = { secret: 'integrity-secret', uri: mongoUri(), dbName: database.name, autoRemove: autoRemoveMode() };
+  app = await startIntegrityApp({ ...options, storeTimeoutMs: 20_000 });
+  shortApp = await startIntegrityApp({ ...options, storeTimeoutMs: STORE_TIMEOUT_MS });
 });
 
 afterAll(async () => {
   await app?.close();
+  await shortApp?.close();
   await database.close();
 });
 
 const http = () => request(app.getHttpServer());
+const short = () => request(shortApp.getHttpServer());
 
 async function login(userId: string): Promise<string> {
   return cookieFrom(await http().post('/i/login').send({ userId }).expect(200));
@@ -70,7 +72,11 @@ describe('per-key writes', () => {
   it('keeps the fast write of a slow/fast pair of one session', async () => {
     const cookie = await login('u-pair');
     const held = gate('pair');
-    const slow = http().post('/i/set/writes?gate=pair').set('Cookie', cookie).send({ value: 1 }).then((r) => r);
+    const slow = http()
+      .post('/i/set/writes?gate=pair')
+      .set('Cookie', cookie)
+      .send({ value: 1 })
+      .then((r) => r);
     await held.reached();
     await http().post('/i/set/theme').set('Cookie', cookie).send({ value: 'dark' }).expect(200);
     held.open();
@@ -87,7 +93,11 @@ describe('per-key writes', () => {
     const cookie = await login('u-unset');
     await http().post('/i/set/theme').set('Cookie', cookie).send({ value: 'dark' }).expect(200);
     const held = gate('unset');
-    const slow = http().post('/i/set/writes?gate=unset').set('Cookie', cookie).send({ value: 1 }).then((r) => r);
+    const slow = http()
+      .post('/i/set/writes?gate=unset')
+      .set('Cookie', cookie)
+      .send({ value: 1 })
+      .then((r) => r);
     await held.reached();
     await http().post('/i/unset/theme').set('Cookie', cookie).expect(200);
     held.open();
@@ -102,7 +112,11 @@ describe('per-key writes', () => {
     const cookie = await login('u-inplace');
     await http().post('/i/push/cart').set('Cookie', cookie).send({ value: 'apple' }).expect(200);
     const held = gate('inplace');
-    const slow = http().post('/i/set/theme?gate=inplace').set('Cookie', cookie).send({ value: 'dark' }).then((r) => r);
+    const slow = http()
+      .post('/i/set/theme?gate=inplace')
+      .set('Cookie', cookie)
+      .send({ value: 'dark' })
+      .then((r) => r);
     await held.reached();
     await http().post('/i/push/cart').set('Cookie', cookie).send({ value: 'pear' }).expect(200);
     held.open();
@@ -114,7 +128,10 @@ describe('per-key writes', () => {
   it('refuses keys that would reach the update as paths or operators', async () => {
     const cookie = await login('u-keys');
     for (const key of ['a.b', '$where', 'cookie', '__csrf']) {
-      const response = await http().post(`/i/set/${encodeURIComponent(key)}`).set('Cookie', cookie).send({ value: 1 });
+      const response = await http()
+        .post(`/i/set/${encodeURIComponent(key)}`)
+        .set('Cookie', cookie)
+        .send({ value: 1 });
       expect(response.status).toBe(400);
     }
     const data = (await stored(cookie))!;
@@ -157,7 +174,11 @@ describe('the commit before the answer', () => {
   it('answers 401 with the cookie cleared when the session was ended elsewhere before the commit', async () => {
     const cookie = await login('u-ended');
     const held = gate('ended');
-    const slow = http().post('/i/set/theme?gate=ended').set('Cookie', cookie).send({ value: 'dark' }).then((r) => r);
+    const slow = http()
+      .post('/i/set/theme?gate=ended')
+      .set('Cookie', cookie)
+      .send({ value: 'dark' })
+      .then((r) => r);
     await held.reached();
     await http().post('/i/logout').set('Cookie', cookie).expect(200);
     held.open();
@@ -191,11 +212,14 @@ describe('the session lock', () => {
   it('a waiter gives up after storeTimeoutMs with 429; unlocked routes are not held', async () => {
     const cookie = await login('u-busy');
     const held = gate('busy');
-    const holder = http().post('/i/increment?gate=busy').set('Cookie', cookie).then((r) => r);
+    const holder = short()
+      .post('/i/increment?gate=busy')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await held.reached();
-    await http().post('/i/set/theme').set('Cookie', cookie).send({ value: 'dark' }).expect(200);
+    await short().post('/i/set/theme').set('Cookie', cookie).send({ value: 'dark' }).expect(200);
     const started = Date.now();
-    const waiter = await http().post('/i/increment').set('Cookie', cookie);
+    const waiter = await short().post('/i/increment').set('Cookie', cookie);
     expect(waiter.status).toBe(429);
     expect(waiter.body).toMatchObject({ statusCode: 429, error: 'Too Many Requests' });
     expect(Date.now() - started).toBeGreaterThanOrEqual(STORE_TIMEOUT_MS);
@@ -208,13 +232,16 @@ describe('the session lock', () => {
     const cookie = await login('u-lease');
     const held = gate('lease');
     const started = Date.now();
-    const holder = http().post('/i/hold?gate=lease').set('Cookie', cookie).then((r) => r);
+    const holder = short()
+      .post('/i/hold?gate=lease')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await held.reached();
     let attempts = 0;
     let status = 0;
     while (status !== 200 && attempts < 20) {
       attempts += 1;
-      status = (await http().post('/i/increment').set('Cookie', cookie)).status;
+      status = (await short().post('/i/increment').set('Cookie', cookie)).status;
       if (status !== 200) expect(status).toBe(429);
     }
     expect(status).toBe(200);
@@ -251,7 +278,11 @@ describe('a commit during an outage', () => {
     await outage().post('/i/set/theme').set('Cookie', cookie).send({ value: 'dark' }).expect(200);
 
     const held = gate('outage');
-    const slow = outage().post('/i/set/theme?gate=outage').set('Cookie', cookie).send({ value: 'light' }).then((r) => r);
+    const slow = outage()
+      .post('/i/set/theme?gate=outage')
+      .set('Cookie', cookie)
+      .send({ value: 'light' })
+      .then((r) => r);
     await held.reached();
     await server.stop();
     held.open();
@@ -267,11 +298,13 @@ describe('a commit during an outage', () => {
     expect(setCookieFor(response)).toBeUndefined();
     const client = new MongoClient(server.uri);
     try {
-      const document = await client.db('integrity-outage').collection('sessions').findOne({ _id: storedIdOf(cookie) as never });
+      const document = await client
+        .db('integrity-outage')
+        .collection('sessions')
+        .findOne({ _id: storedIdOf(cookie) as never });
       expect(document?.session).toMatchObject({ theme: 'dark', userId: 'u-outage' });
     } finally {
       await client.close();
     }
   }, 120_000);
 });
-
