@@ -125,6 +125,42 @@ describe('per-key writes', () => {
     expect(await stored(cookie)).toMatchObject({ cart: ['apple', 'pear'], theme: 'dark' });
   });
 
+  it('an unchanged request is 1 read and no write; a changed one 1 read and exactly 1 update of its keys', async () => {
+    const client = new MongoClient(mongoUri(), { monitorCommands: true });
+    const other = new TestDatabase();
+    const monitored = await startIntegrityApp({
+      secret: 'integrity-secret',
+      client,
+      dbName: other.name,
+      autoRemove: autoRemoveMode(),
+      storeTimeoutMs: 20_000,
+    });
+    try {
+      const cookie = cookieFrom(await request(monitored.getHttpServer()).post('/i/login').send({ userId: 'u-cost' }));
+      const commands: { name: string; update?: unknown }[] = [];
+      client.on('commandStarted', (event) => {
+        if (event.databaseName === other.name)
+          commands.push({ name: event.commandName, update: event.command.updates?.[0]?.u });
+      });
+      await request(monitored.getHttpServer()).get('/i/data').set('Cookie', cookie).expect(200);
+      expect(commands.map((command) => command.name)).toEqual(['find']);
+      commands.length = 0;
+      await request(monitored.getHttpServer())
+        .post('/i/set/theme')
+        .set('Cookie', cookie)
+        .send({ value: 'dark' })
+        .expect(200);
+      expect(commands.map((command) => command.name)).toEqual(['find', 'update']);
+      const update = commands[1].update as { $set: Record<string, unknown>; $unset?: unknown };
+      expect(Object.keys(update.$set).sort()).toEqual(['expires', 'lastSeenAt', 'session.theme']);
+      expect(update.$unset).toBeUndefined();
+    } finally {
+      await monitored.close();
+      await client.close();
+      await other.close();
+    }
+  });
+
   it('refuses keys that would reach the update as paths or operators', async () => {
     const cookie = await login('u-keys');
     for (const key of ['a.b', '$where', 'cookie', '__csrf']) {
