@@ -307,7 +307,7 @@ describe('a commit during an outage', () => {
       uri: server.uri,
       dbName: 'integrity-outage',
       autoRemove: 'interval',
-      storeTimeoutMs: STORE_TIMEOUT_MS,
+      storeTimeoutMs: 1_500, // the server's stop, not a slow machine, is to fail the commit
     });
     const outage = () => request(outageApp!.getHttpServer());
     const cookie = cookieFrom(await outage().post('/i/login').send({ userId: 'u-outage' }).expect(200));
