@@ -111,7 +111,7 @@ export function commitBeforeAnswer(
       }
       state = 'committing';
       held.push({ method, args });
-      void commit(session);
+      commit(session).catch((error: unknown) => res.destroy(error as Error)); // never a response left hanging
       return method === 'write' ? false : res;
     };
 

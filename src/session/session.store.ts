@@ -409,8 +409,9 @@ export class SessionStore extends MongoStore {
         $set: { ...changes.set, expires, lastSeenAt: now },
       };
       if (Object.keys(changes.unset).length > 0) update.$unset = changes.unset;
+      // Bounded inside the queue too: an update the driver never settles must not hold the next ones.
       const { matchedCount } = await this.updates.run(key, () =>
-        this.documents.updateOne({ _id: key, expires: { $gt: now } }, update),
+        this.calls.bounded(() => this.documents.updateOne({ _id: key, expires: { $gt: now } }, update)),
       );
       if (matchedCount === 0) {
         record.ended = true;
@@ -442,9 +443,11 @@ export class SessionStore extends MongoStore {
     const record = this.recordOf(session);
     const now = Date.now();
     const { matchedCount } = await this.updates.run(key, () =>
-      this.documents.updateOne(
-        { _id: key, expires: { $gt: new Date(now) } },
-        { $set: { expires: this.expiry.next(record.meta, now), lastSeenAt: new Date(now) } },
+      this.calls.bounded(() =>
+        this.documents.updateOne(
+          { _id: key, expires: { $gt: new Date(now) } },
+          { $set: { expires: this.expiry.next(record.meta, now), lastSeenAt: new Date(now) } },
+        ),
       ),
     );
     if (matchedCount === 0) record.ended = true;
