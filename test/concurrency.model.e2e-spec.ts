@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import fc, { type AsyncCommand } from 'fast-check';
 import request, { type Response } from 'supertest';
 import { derivedHandleOf, setCookieFor, storedIdOf } from './support/cookies.js';
 import { autoRemoveMode, mongoUri, TestDatabase } from './support/database.js';
-import { handlersRun, OPERATION_HEADER, startModelApp, tick } from './scenarios/model.scenario.js';
+import { handlersRun, OPERATION_HEADER, startModelApp, startTabsApp, tick } from './scenarios/model.scenario.js';
 
 // Model-based concurrency test (fast-check commands). A sequence is a few batches; a batch launches a few
 // operations at once, over HTTP, from several devices (cookies) of two users. After each batch settles, every
@@ -642,3 +642,113 @@ it(
   },
   60_000 + runs * TIMEOUT_PER_SEQUENCE_MS,
 );
+
+// ---------------------------------------------------------------------------------------------------------
+// Tabs of one session
+//
+// Several tabs of one logged-in session send batches of concurrent set/unset requests, slow and fast, of keys
+// they share and of keys only one of them writes. Every request must be answered 200, and after each batch
+// settles the collection must hold every answered write: a key written once in the batch holds exactly that
+// write, a key written by several concurrent requests holds one of their values, a key nobody wrote is as it
+// was. MODEL_TABS_RUNS=<n> sets the number of sequences; MODEL_SEED as above.
+
+/** Sequences of the tabs property run by default: about 0.1 s each on the 2-core machine (20 s). */
+const DEFAULT_TAB_RUNS = 200;
+const tabRuns = Number(process.env.MODEL_TABS_RUNS ?? DEFAULT_TAB_RUNS);
+/** Keys every tab writes: concurrent writes of one of them race, and one of them wins. */
+const SHARED_KEYS = ['theme', 'cart', 'lang'];
+
+/** One request of a tab: set or unset a shared key, or set a key of its own; its handler holds `holdMs`. */
+interface TabWrite {
+  kind: 'set' | 'unset' | 'own';
+  key: string;
+  holdMs: number;
+}
+
+const tabWriteArbitrary: fc.Arbitrary<TabWrite> = fc.record({
+  kind: fc.constantFrom<TabWrite['kind']>('set', 'set', 'unset', 'own'),
+  key: fc.constantFrom(...SHARED_KEYS),
+  holdMs: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 20 })),
+});
+const tabBatchesArbitrary = fc.array(fc.array(tabWriteArbitrary, { minLength: 2, maxLength: 8 }), {
+  minLength: 1,
+  maxLength: 5,
+});
+
+describe('tabs of one session', () => {
+  let tabsApp: INestApplication;
+  let tabsUrl = '';
+  const tabsCollection = 'tab_sessions';
+
+  beforeAll(async () => {
+    ({ app: tabsApp, url: tabsUrl } = await startTabsApp({
+      secret: 'model-test-secret',
+      uri: mongoUri(),
+      dbName: db.name,
+      collectionName: tabsCollection,
+      autoRemove: autoRemoveMode(),
+      storeTimeoutMs: 20_000,
+    }));
+  });
+
+  afterAll(async () => {
+    await tabsApp?.close();
+  });
+
+  it(
+    `stores every answered write of concurrent tabs, through ${tabRuns} sequences`,
+    async () => {
+      const started = Date.now();
+      let sequence = 0;
+      const property = fc.asyncProperty(tabBatchesArbitrary, async (batches) => {
+        sequence += 1;
+        const login = await request(tabsUrl)
+          .post('/t/login')
+          .send({ userId: `tabs-${runTag}-${sequence}` });
+        const cookie = setCookieFor(login)?.split(';')[0];
+        if (login.status !== 200 || !cookie) throw new Error(`login answered ${login.status}`);
+        const documents = db.sessions(tabsCollection);
+        const model = new Map<string, unknown>();
+        try {
+          for (const [batchIndex, batch] of batches.entries()) {
+            const writes = batch.map((write, index) => {
+              const key = write.kind === 'own' ? `own${batchIndex}x${index}` : write.key;
+              const value = write.kind === 'unset' ? undefined : `${batchIndex}.${index}`;
+              return { key, value, path: `/t/${value === undefined ? 'unset' : 'set'}/${key}?hold=${write.holdMs}` };
+            });
+            const answers = await Promise.all(
+              writes.map(({ path, value }) => request(tabsUrl).post(path).set('Cookie', cookie).send({ value })),
+            );
+            const statuses = answers.map((answer) => answer.status);
+            if (statuses.some((status) => status !== 200)) throw new Error(`answered ${statuses.join(', ')}`);
+            const stored = (await documents.findOne({ _id: storedIdOf(cookie) }))?.session;
+            if (!stored) throw new Error('the session document is gone');
+            const written = new Map<string, unknown[]>();
+            for (const { key, value } of writes) written.set(key, [...(written.get(key) ?? []), value]);
+            for (const key of new Set([...model.keys(), ...written.keys()])) {
+              const allowed = written.get(key) ?? [model.get(key)];
+              if (!allowed.includes(stored[key])) {
+                throw new Error(
+                  `batch ${batchIndex}: ${key} holds ${JSON.stringify(stored[key])}, answered writes: ` +
+                    `${allowed.map((value) => JSON.stringify(value) ?? 'unset').join(', ')}`,
+                );
+              }
+              if (stored[key] === undefined) model.delete(key);
+              else model.set(key, stored[key]);
+            }
+          }
+        } finally {
+          await documents.deleteOne({ _id: storedIdOf(cookie) });
+        }
+      });
+      const details = await fc.check(property, { numRuns: tabRuns, seed });
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      process.stdout.write(
+        `model: tabs: ${details.numRuns} sequences, seed ${details.seed}, ${seconds} s` +
+          `${details.failed ? `, FAILED (replay with MODEL_SEED=${details.seed})` : ''}\n`,
+      );
+      if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? 'the tabs property failed');
+    },
+    60_000 + tabRuns * TIMEOUT_PER_SEQUENCE_MS,
+  );
+});

@@ -129,7 +129,7 @@ describe('MongoDB down, and back', () => {
     );
   }, 120_000);
 
-  it('a request whose end-of-request save meets the outage keeps its answer and loses no session', async () => {
+  it('a request whose commit meets the outage is answered 503, not its 2xx, and loses no session', async () => {
     const db = await restartableServer();
     await db.start();
     const app = await sessionApp(db.uri);
@@ -146,8 +146,13 @@ describe('MongoDB down, and back', () => {
     gate.open();
     const response = await inFlight;
 
-    expect(response.status).toBe(200);
-    expect(response.body).toEqual({ written: true });
+    expect(response.status).toBe(503);
+    expect(response.body).toEqual({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      message: 'Session store unavailable: could not save the session. Try again shortly.',
+    });
+    expect(setCookieFor(response)).toBeUndefined();
 
     await db.start();
     await untilStatus(() => http().get('/s/guarded').set('Cookie', cookie), 200);

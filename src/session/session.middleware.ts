@@ -17,6 +17,7 @@ import type { ResolvedSessionOptions } from './session.options.js';
 import type { SessionRejections } from './session.rejections.js';
 import type { SessionStore } from './session.store.js';
 import { sessionLogger } from './session.logger.js';
+import { commitBeforeAnswer } from './session.commit.js';
 
 /**
  * The middleware `SessionModule` mounts on every route: it opens the request context that
@@ -69,6 +70,8 @@ export function createSessionMiddleware(
       if (needsLifetime(req, settings, store)) fitCookieLifetime(context, store);
       next();
     });
+    // After express-session's own end, so that it runs first: the change is stored before the answer leaves.
+    commitBeforeAnswer(context, store, settings);
     // express-session has read the cookie synchronously (its signature checked once, by express-session):
     // with a valid signature it is now loading that id from the store (asynchronously); without a cookie, or
     // with a bad signature, it made a new session at once and already went on. The cookie is read again
@@ -107,7 +110,7 @@ function followUp(
   let setsCookie = setsSessionCookie(res, settings);
   if (current && !setsCookie && presented?.id !== undefined && presented.id === req.sessionID) {
     const persistent = current.cookie.originalMaxAge != null;
-    const moved = persistent && store.touchDue(current, Date.now());
+    const moved = persistent && store.cookieDue(current, Date.now());
     const deliverable = !current.cookie.secure || req.secure;
     if ((moved || presented.olderSecret) && deliverable) {
       if (persistent) current.cookie.maxAge = current.cookie.originalMaxAge ?? undefined;

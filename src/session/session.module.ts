@@ -12,7 +12,7 @@ import { Server as HttpsServer } from 'node:https';
 import { MongoClient } from 'mongodb';
 import { CsrfGuard } from './session.csrf.guard.js';
 import { AuthGuard } from './session.guard.js';
-import { LogoutInterceptor, PasswordChangeInterceptor } from './interceptors/index.js';
+import { LogoutInterceptor, PasswordChangeInterceptor, SessionLockInterceptor } from './interceptors/index.js';
 import { RESOLVED_SESSION_OPTIONS } from './session.internal-constants.js';
 import { exclusionTest } from './session.exclusion.js';
 import { createSessionMiddleware } from './session.middleware.js';
@@ -59,6 +59,7 @@ import { sessionLogger } from './session.logger.js';
     CsrfGuard,
     LogoutInterceptor,
     PasswordChangeInterceptor,
+    SessionLockInterceptor,
     SessionSockets,
   ],
   // The settings and the store are exported for the guards users put in their own modules (CsrfGuard).
@@ -70,6 +71,7 @@ import { sessionLogger } from './session.logger.js';
     CsrfGuard,
     LogoutInterceptor,
     PasswordChangeInterceptor,
+    SessionLockInterceptor,
     SessionSockets,
   ],
 })

@@ -9,11 +9,13 @@ import { handleOfDocument, storageKey } from './session.ids.js';
 import { sessionLogger } from './session.logger.js';
 import type { ResolvedSessionOptions } from './session.options.js';
 import { checkSessionData } from './session.schema.js';
+import { changesSince, snapshotOf, type FieldSnapshot } from './store/session-changes.js';
 import { SessionCollection } from './store/session-collection.js';
 import { freshMeta, type SessionDocument, type SessionMeta } from './store/session-document.js';
 import { SessionExpiry } from './store/session-expiry.js';
 import { StoreCalls } from './store/store-calls.js';
 import { UserLock } from './store/user-lock.js';
+import { WriteQueue } from './store/write-queue.js';
 
 export type { SessionDocument, SessionMeta } from './store/session-document.js';
 
@@ -25,8 +27,13 @@ interface SessionRecord {
   persisted: boolean;
   /** Saving or touching it found the document gone: it was ended elsewhere while this request ran. */
   ended: boolean;
-  /** What was last written, so that saving it again unchanged costs nothing. */
-  written?: string;
+  /**
+   * Each top-level field as last loaded or written (`undefined` before the first write of a new session): a
+   * save writes only the fields that differ from it.
+   */
+  fields?: FieldSnapshot;
+  /** `lastSeenAt` as loaded: whether the cookie is due again is judged against it, before this request's write. */
+  seenAtLoad?: Date;
   /** Its times and device. */
   meta: SessionMeta;
 }
@@ -82,6 +89,8 @@ export class SessionStore extends MongoStore {
   private readonly logger = sessionLogger;
   private readonly calls: StoreCalls;
   private readonly userLock: UserLock;
+  /** Updates of one document, one after the other in this process. */
+  private readonly updates = new WriteQueue();
   /** The sessions collection for the read of every request (see the constructor). */
   private readonly reads: Collection<SessionDocument>;
   /** Session ids whose lookup found no document, until the middleware takes them (`wasUnknown`). */
@@ -292,6 +301,22 @@ export class SessionStore extends MongoStore {
     return this.userLock.run(userId, (operation) => this.calls.bounded(operation), section);
   }
 
+  /**
+   * Takes the lock of the session `sid` for a `@SessionLock()` route (a document in `<collection>_locks`,
+   * held at most `leaseMs`) and resolves to the function that releases it.
+   *
+   * @throws SessionBusyError (429) when another request of the session holds it for longer than `storeTimeoutMs`.
+   */
+  lockSession(sid: string, leaseMs: number): Promise<() => Promise<void>> {
+    // Raw, never JSON as the user locks' ids are: a user id cannot name a session's lock.
+    return this.userLock.acquire(
+      `session ${storageKey(sid)}`,
+      (operation) => this.calls.bounded(operation),
+      leaseMs,
+      'Another request of this session is being handled; try again in a moment.',
+    );
+  }
+
   /** Stops the cleanup and the client's recovery, and closes the client when the module created it. */
   override async close(): Promise<void> {
     this.sessions.stop();
@@ -343,14 +368,17 @@ export class SessionStore extends MongoStore {
     data.cookie = stored.cookie;
     const session = data as unknown as SessionData;
     const createdAt = document.createdAt instanceof Date ? document.createdAt : new Date(now);
+    const lastSeenAt = document.lastSeenAt instanceof Date ? document.lastSeenAt : createdAt;
     attachRecord(session, {
       persisted: true,
       ended: false,
+      fields: snapshotOf(data),
+      seenAtLoad: lastSeenAt,
       meta: {
         handle,
         createdAt,
         loginAt: document.loginAt,
-        lastSeenAt: document.lastSeenAt instanceof Date ? document.lastSeenAt : createdAt,
+        lastSeenAt,
         userAgent: document.userAgent,
         ip: document.ip,
         remember: document.remember === true ? true : undefined,
@@ -359,35 +387,66 @@ export class SessionStore extends MongoStore {
     return session;
   }
 
-  /** Inserts a session created in this request; updates, never upserts, one that already had a document. */
+  /**
+   * `true` when saving `session` would write: a stored session with a field changed, set or removed since it
+   * was loaded (or last written), or a new session holding data. The cookie alone is no change.
+   */
+  hasChanges(session: object): boolean {
+    const record = this.recordOf(session);
+    const fields = fieldsOf(session);
+    if (!record.persisted) return Object.keys(fields).some((key) => key !== 'cookie');
+    return changesSince(record.fields ?? new Map<string, string>(), fields) !== undefined;
+  }
+
+  /**
+   * Inserts a session created in this request. One that already had a document is updated, never upserted,
+   * and only in the top-level fields this request changed (`$set`/`$unset` of `session.<key>`): concurrent
+   * requests of one session that change different keys all keep their changes.
+   */
   private async write(key: string, session: SessionData & Session): Promise<void> {
     assertStorableSession(session, this.settings.maxSessionBytes); // data put on req.session directly, too
     const now = new Date();
     const record = this.recordOf(session);
     const { meta } = record;
-    const data = applicationData(session);
-    copyCsrfToken(session, data);
-    data.cookie = (session.cookie as unknown as { toJSON(): object }).toJSON();
+    const fields = fieldsOf(session);
     const expires = this.expiry.next(meta, now.getTime());
-    // An explicit save() followed by express-session's own at the end of the request writes once.
-    const snapshot = `${key}|${JSON.stringify(data)}`;
-    if (record.written === snapshot) return;
     if (!record.persisted) {
       const recorded = Object.fromEntries(Object.entries(meta).filter(([, value]) => value !== undefined));
-      await this.documents.insertOne({ _id: key, session: data, expires, ...recorded, lastSeenAt: now });
+      const snapshot = snapshotOf(fields);
+      const stored = Object.fromEntries([...snapshot.keys()].map((name) => [name, fields[name]]));
+      await this.documents.insertOne({ _id: key, session: stored, expires, ...recorded, lastSeenAt: now });
       record.persisted = true;
+      record.fields = snapshot;
     } else {
-      const { matchedCount } = await this.documents.updateOne(
-        { _id: key, expires: { $gt: now } },
-        { $set: { session: data, expires, lastSeenAt: now } },
+      // An explicit save() followed by the commit at the end of the request writes once.
+      const changes = changesSince(record.fields ?? new Map<string, string>(), fields);
+      if (!changes) return;
+      const update: { $set: Record<string, unknown>; $unset?: Record<string, ''> } = {
+        $set: { ...changes.set, expires, lastSeenAt: now },
+      };
+      if (Object.keys(changes.unset).length > 0) update.$unset = changes.unset;
+      // Bounded inside the queue too: an update the driver never settles must not hold the next ones.
+      const { matchedCount } = await this.updates.run(key, () =>
+        this.calls.bounded(() => this.documents.updateOne({ _id: key, expires: { $gt: now } }, update)),
       );
       if (matchedCount === 0) {
         record.ended = true;
         return;
       }
+      record.fields = changes.snapshot;
     }
     meta.lastSeenAt = now;
-    record.written = snapshot;
+  }
+
+  /**
+   * `true` when `touchAfter` had passed, when this request loaded `session`, since it was last written or
+   * touched: its expiry moves in this request, so its cookie is sent again (judged as at load, since the
+   * commit before the answer has written it by the time the headers go out).
+   */
+  cookieDue(session: object, now: number): boolean {
+    const record = this.recordOf(session);
+    const seen = record.seenAtLoad ?? record.meta.lastSeenAt;
+    return now - seen.getTime() >= this.settings.touchAfter * 1000;
   }
 
   /** `true` when `touchAfter` has passed since the session was last written or touched. */
@@ -399,9 +458,13 @@ export class SessionStore extends MongoStore {
   private async extend(key: string, session: SessionData): Promise<void> {
     const record = this.recordOf(session);
     const now = Date.now();
-    const { matchedCount } = await this.documents.updateOne(
-      { _id: key, expires: { $gt: new Date(now) } },
-      { $set: { expires: this.expiry.next(record.meta, now), lastSeenAt: new Date(now) } },
+    const { matchedCount } = await this.updates.run(key, () =>
+      this.calls.bounded(() =>
+        this.documents.updateOne(
+          { _id: key, expires: { $gt: new Date(now) } },
+          { $set: { expires: this.expiry.next(record.meta, now), lastSeenAt: new Date(now) } },
+        ),
+      ),
     );
     if (matchedCount === 0) record.ended = true;
     else record.meta.lastSeenAt = new Date(now);
@@ -414,4 +477,12 @@ export class SessionStore extends MongoStore {
     this.events.emit('invalid', handle, userId, reason);
     return null;
   }
+}
+
+/** The fields a session stores: its application data, its CSRF token and express-session's cookie. */
+function fieldsOf(session: object): Record<string, unknown> {
+  const fields = applicationData(session);
+  copyCsrfToken(session, fields);
+  fields.cookie = (session as { cookie: { toJSON(): object } }).cookie.toJSON();
+  return fields;
 }

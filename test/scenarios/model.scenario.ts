@@ -157,3 +157,48 @@ export async function startModelApp(options: SessionModuleOptions): Promise<{ ap
   await app.listen(0, '127.0.0.1');
   return { app, url: await app.getUrl() };
 }
+
+/** Free-form session keys, for the tabs of one session. */
+type TabData = Record<string, unknown>;
+
+/** Routes for several tabs of one session: set and unset any key, after holding the session `hold` ms. */
+@Controller('t')
+class TabsController {
+  constructor(private readonly sessions: SessionService<TabData>) {}
+
+  @Post('login')
+  @HttpCode(200)
+  async login(@Body() body: { userId: string }) {
+    await this.sessions.login({ userId: body.userId, username: body.userId, role: 'member' });
+    return { ok: true };
+  }
+
+  @Post('set/:key')
+  @HttpCode(200)
+  @UseGuards(AuthGuard)
+  async set(@Param('key') key: string, @Body() body: { value: unknown }, @Query('hold') hold?: string) {
+    await holdFor(hold);
+    this.sessions.set(key, body.value);
+    return { set: key };
+  }
+
+  @Post('unset/:key')
+  @HttpCode(200)
+  @UseGuards(AuthGuard)
+  async unset(@Param('key') key: string, @Query('hold') hold?: string) {
+    await holdFor(hold);
+    this.sessions.unset(key);
+    return { unset: key };
+  }
+}
+
+/** A Nest app with `SessionModule.forRoot(options)` and the tab routes under `/t`, listening on loopback. */
+export async function startTabsApp(options: SessionModuleOptions): Promise<{ app: INestApplication; url: string }> {
+  @Module({ imports: [SessionModule.forRoot(options)], controllers: [TabsController] })
+  class TabsModule {}
+
+  const moduleRef = await Test.createTestingModule({ imports: [TabsModule] }).compile();
+  const app = moduleRef.createNestApplication({ logger: ['error'] });
+  await app.listen(0, '127.0.0.1');
+  return { app, url: await app.getUrl() };
+}

@@ -1,2 +1,3 @@
 export * from './logout.interceptor.js';
 export * from './password-change.interceptor.js';
+export * from './session-lock.interceptor.js';

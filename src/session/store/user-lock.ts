@@ -14,17 +14,13 @@ interface LockDocument {
 
 /**
  * A login, rotation or per-user deletion waited for the user's lock longer than `storeTimeoutMs`: other
- * changes to the same account's sessions are being applied. Answers 429, so that it is not mistaken for an
- * outage (503).
+ * changes to the same account's sessions are being applied. Or a request on a `@SessionLock()` route waited
+ * as long for another request of its session. Answers 429, so that it is not mistaken for an outage (503).
  */
 export class SessionBusyError extends HttpException {
-  constructor() {
+  constructor(message = "Other changes to this account's sessions are being applied; try again in a moment.") {
     super(
-      {
-        statusCode: HttpStatus.TOO_MANY_REQUESTS,
-        error: 'Too Many Requests',
-        message: "Other changes to this account's sessions are being applied; try again in a moment.",
-      },
+      { statusCode: HttpStatus.TOO_MANY_REQUESTS, error: 'Too Many Requests', message },
       HttpStatus.TOO_MANY_REQUESTS,
     );
     this.name = 'SessionBusyError';
@@ -61,26 +57,44 @@ export class UserLock {
     section: () => Promise<T>,
   ): Promise<T> {
     assertUserId('UserLock.run()', userId); // no lock document for `undefined` or an object
-    const _id = JSON.stringify(userId);
+    const release = await this.acquire(JSON.stringify(userId), call);
+    try {
+      return await section();
+    } finally {
+      await release();
+    }
+  }
+
+  /**
+   * Takes the lock `_id` (held at most `leaseMs`) and resolves to the function that releases it.
+   *
+   * @throws SessionBusyError (with `busyMessage`) when the lock stays taken for longer than the wait.
+   */
+  async acquire(
+    _id: string,
+    call: <R>(operation: () => Promise<R>) => Promise<R>,
+    leaseMs = this.leaseMs,
+    busyMessage?: string,
+  ): Promise<() => Promise<void>> {
     const owner = randomUUID();
     const giveUpAt = Date.now() + this.waitMs;
     for (let attempt = 1; ; attempt += 1) {
-      const until = new Date(Date.now() + this.leaseMs);
+      const until = new Date(Date.now() + leaseMs);
       try {
         await call(() => this.locks.insertOne({ _id, owner, until }));
         break;
       } catch (error) {
         if ((error as { code?: unknown }).code !== DUPLICATE_KEY) throw error;
         await call(() => this.locks.deleteOne({ _id, until: { $lt: new Date() } })); // an abandoned lock
-        if (Date.now() >= giveUpAt) throw new SessionBusyError();
+        if (Date.now() >= giveUpAt) throw new SessionBusyError(busyMessage);
         // Short, growing, jittered waits: the section takes a few round trips.
         await new Promise((resolve) => setTimeout(resolve, Math.min(50, 5 * attempt) + Math.random() * 10));
       }
     }
-    try {
-      return await section();
-    } finally {
-      await call(() => this.locks.deleteOne({ _id, owner })).catch(() => undefined);
-    }
+    return () =>
+      call(() => this.locks.deleteOne({ _id, owner })).then(
+        () => undefined,
+        () => undefined,
+      );
   }
 }
