@@ -252,6 +252,8 @@ export class SessionStore extends MongoStore {
     const record = recordIn(data);
     Object.assign(data.cookie, cookieAttributesInForce(this.settings, req));
     const session = super.createSession(req, data);
+    // Attributes in force are no change of the request's: compared against as loaded.
+    record?.fields?.set('cookie', JSON.stringify(session.cookie.toJSON()));
     attachRecord(session, record ?? { persisted: true, ended: false, meta: freshMeta() });
     return session;
   }
@@ -393,9 +395,9 @@ export class SessionStore extends MongoStore {
    */
   hasChanges(session: object): boolean {
     const record = this.recordOf(session);
-    const fields = fieldsOf(session);
-    if (!record.persisted) return Object.keys(fields).some((key) => key !== 'cookie');
-    return changesSince(record.fields ?? new Map<string, string>(), fields) !== undefined;
+    // A new session is written once it holds data; a CSRF token alone (an anonymous form) is none.
+    if (!record.persisted) return Object.keys(applicationData(session)).length > 0;
+    return changesSince(record.fields ?? new Map<string, string>(), fieldsOf(session)) !== undefined;
   }
 
   /**
