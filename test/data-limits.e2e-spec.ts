@@ -92,6 +92,24 @@ describe('maxSessionBytes, by default 64 KiB', () => {
     expect(await db.sessions().findOne({ _id: id })).toEqual(before);
   });
 
+  it.each([
+    ['a value past the limit', 'bio', 'x'.repeat(70 * 1024), /maxSessionBytes/],
+    ["express-session's own member name", 'touch', 1, /touch/],
+    ["express-session's own member name", 'resetMaxAge', 1, /resetMaxAge/],
+  ])(
+    'refuses %s put on req.session directly and left to the commit (%s): 400, nothing written',
+    async (_case, key, value, message) => {
+      const cookie = await app.login(`u-unsaved-${key}`);
+      const id = storedIdOf(cookie);
+      const before = await db.sessions().findOne({ _id: id });
+      const response = await app.http().post('/s/raw-write-unsaved').set('Cookie', cookie).send({ key, value });
+      expect(response.status).toBe(400);
+      expect(response.body.message).toMatch(message);
+      expect(await db.sessions().findOne({ _id: id })).toEqual(before);
+      await app.http().get('/s/state').set('Cookie', cookie).expect(200);
+    },
+  );
+
   it('refuses a login whose data is past it: 400, no new session', async () => {
     const before = await db.sessions().countDocuments({});
     const response = await app

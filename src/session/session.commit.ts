@@ -4,9 +4,10 @@ import type { Session } from 'express-session';
 import { promisify } from 'node:util';
 import { clearSessionCookie } from './session.cookie.js';
 import type { SessionContext } from './session.context.js';
-import { SessionEndedError, SessionStoreError } from './session.errors.js';
+import { SessionDataError, SessionEndedError, SessionStoreError } from './session.errors.js';
 import type { ResolvedSessionOptions } from './session.options.js';
 import type { SessionStore } from './session.store.js';
+import { shadowedMember } from './session.data.js';
 
 /** The response methods that send its first byte: the commit comes before any of them reaches the socket. */
 type SendingMethod = 'writeHead' | 'write' | 'end';
@@ -87,6 +88,8 @@ export function commitBeforeAnswer(
     try {
       await promisify((done: (error?: unknown) => void) => session.save(done))();
     } catch (error) {
+      // Data the store refuses (put on req.session directly, past SessionService's checks) is the client's 400.
+      if (error instanceof SessionDataError) return refuse(error);
       return refuse(new SessionStoreError('save the session', error));
     }
     if (store.wasEndedElsewhere(session)) return refuse(new SessionEndedError());
@@ -105,6 +108,13 @@ export function commitBeforeAnswer(
           return method === 'write' ? false : res;
       }
       const session = req.session as Session | undefined;
+      const shadowed = session && !res.headersSent ? shadowedMember(session) : undefined;
+      if (shadowed !== undefined) {
+        refuse(
+          new SessionDataError(`Session key ${JSON.stringify(shadowed)} is express-session's own; nothing was stored.`),
+        );
+        return method === 'write' ? true : res;
+      }
       if (res.headersSent || session === undefined || !store.hasChanges(session)) {
         state = 'passed';
         return pass(method, args);

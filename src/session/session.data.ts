@@ -68,6 +68,17 @@ export function isReservedKey(key: string): boolean {
   return RESERVED_KEYS.has(key);
 }
 
+/**
+ * The first of express-session's own member names that `session` holds as data, put on `req.session`
+ * directly (its `cookie` aside): express-session would call it as a method at the end of the request.
+ */
+export function shadowedMember(session: object): string | undefined {
+  for (const key of Object.keys(session)) {
+    if (key !== 'cookie' && key !== CSRF_KEY && RESERVED_KEYS.has(key)) return key;
+  }
+  return undefined;
+}
+
 function isUnsafeKey(key: string, nested: boolean): boolean {
   return (
     (nested ? UNSAFE_NESTED_KEYS : RESERVED_KEYS).has(key) ||

@@ -253,7 +253,7 @@ export class SessionStore extends MongoStore {
     Object.assign(data.cookie, cookieAttributesInForce(this.settings, req));
     const session = super.createSession(req, data);
     // Attributes in force are no change of the request's: compared against as loaded.
-    record?.fields?.set('cookie', JSON.stringify(session.cookie.toJSON()));
+    record?.fields?.set('cookie', JSON.stringify((session.cookie as unknown as { toJSON(): object }).toJSON()));
     attachRecord(session, record ?? { persisted: true, ended: false, meta: freshMeta() });
     return session;
   }

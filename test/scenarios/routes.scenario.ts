@@ -276,6 +276,13 @@ class ScenarioController {
     return { data: this.sessions.data() };
   }
 
+  @Post('raw-write-unsaved')
+  @HttpCode(200)
+  rawWriteUnsaved(@Body() body: { key: string; value: unknown }, @Req() req: Request) {
+    (req.session as unknown as Record<string, unknown>)[body.key] = body.value; // committed before the answer
+    return { written: body.key };
+  }
+
   @Post('login-with')
   @HttpCode(200)
   async loginWith(@Body() body: Record<string, unknown> & { userId: string }) {
