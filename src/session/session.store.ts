@@ -350,6 +350,7 @@ export class SessionStore extends MongoStore {
         handle,
         createdAt,
         loginAt: document.loginAt,
+        reauthenticatedAt: document.reauthenticatedAt instanceof Date ? document.reauthenticatedAt : undefined,
         lastSeenAt: document.lastSeenAt instanceof Date ? document.lastSeenAt : createdAt,
         userAgent: document.userAgent,
         ip: document.ip,
