@@ -40,7 +40,10 @@ export class RecentAuthGuard implements CanActivate {
 
   /** The maximum age in force for this handler, in seconds. */
   protected maxAgeSeconds(context: ExecutionContext): number {
-    const requirement = this.reflector.getAllAndOverride(RecentAuthMetadata, [context.getHandler(), context.getClass()]);
+    const requirement = this.reflector.getAllAndOverride(RecentAuthMetadata, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
     return requirement?.maxAgeSeconds ?? this.settings.recentAuthSeconds;
   }
 
