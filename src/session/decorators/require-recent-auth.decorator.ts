@@ -16,5 +16,14 @@ import { RecentAuthMetadata } from './require-recent-auth.metadata.js';
  * deleteAccount() {}
  */
 export function RequireRecentAuth(maxAgeSeconds?: number): MethodDecorator & ClassDecorator {
+  if (
+    maxAgeSeconds !== undefined &&
+    !(typeof maxAgeSeconds === 'number' && Number.isFinite(maxAgeSeconds) && maxAgeSeconds > 0)
+  ) {
+    throw new TypeError(
+      `@RequireRecentAuth(${typeof maxAgeSeconds === 'string' ? JSON.stringify(maxAgeSeconds) : String(maxAgeSeconds)}): the maximum age must be a positive number of seconds, ` +
+        'or left out for the recentAuthSeconds option.',
+    );
+  }
   return applyDecorators(RecentAuthMetadata(maxAgeSeconds), UseGuards(RecentAuthGuard));
 }
