@@ -20,9 +20,10 @@ export function RequireRecentAuth(maxAgeSeconds?: number): MethodDecorator & Cla
     maxAgeSeconds !== undefined &&
     !(typeof maxAgeSeconds === 'number' && Number.isFinite(maxAgeSeconds) && maxAgeSeconds > 0)
   ) {
+    const shown = typeof maxAgeSeconds === 'string' ? JSON.stringify(maxAgeSeconds) : String(maxAgeSeconds);
     throw new TypeError(
-      `@RequireRecentAuth(${typeof maxAgeSeconds === 'string' ? JSON.stringify(maxAgeSeconds) : String(maxAgeSeconds)}): the maximum age must be a positive number of seconds, ` +
-        'or left out for the recentAuthSeconds option.',
+      `@RequireRecentAuth(${shown}): the maximum age must be a positive number of seconds, or left out for ` +
+        'the recentAuthSeconds option.',
     );
   }
   return applyDecorators(RecentAuthMetadata(maxAgeSeconds), UseGuards(RecentAuthGuard));
