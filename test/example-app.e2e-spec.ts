@@ -286,6 +286,32 @@ describe('lifecycle events through @nestjs/event-emitter', () => {
   });
 });
 
+describe('sudo mode (POST /auth/confirm, GET /auth/recovery-codes)', () => {
+  it('shows the codes right after login, asks for the password 15 min later, and shows them after it', async () => {
+    const { cookie } = await login('alice');
+    await http().get('/auth/recovery-codes').set('Cookie', cookie).expect(200);
+
+    const loginAt = new Date(Date.now() - 901_000);
+    await db.sessions().updateOne({ _id: storedIdOf(cookie) }, { $set: { loginAt } });
+    const refused = await http().get('/auth/recovery-codes').set('Cookie', cookie).expect(403);
+    expect(refused.body).toMatchObject({ statusCode: 403, reason: 'reauthenticate', maxAgeSeconds: 900 });
+
+    const before = await db.sessions().findOne({ _id: storedIdOf(cookie) });
+    await http().post('/auth/confirm').set('Cookie', cookie).send({ password: 'bob-password' }).expect(403);
+    expect(await db.sessions().findOne({ _id: storedIdOf(cookie) })).toEqual(before);
+
+    const confirmed = cookieFrom(
+      await http().post('/auth/confirm').set('Cookie', cookie).send({ password: 'alice-password' }).expect(200),
+    );
+    const stored = (await db.sessions().findOne({ _id: storedIdOf(confirmed) })) as Record<string, unknown> | null;
+    expect(stored).toMatchObject({ loginAt, handle: before!.handle });
+    expect(stored!.reauthenticatedAt).toBeInstanceOf(Date);
+    const codes = await http().get('/auth/recovery-codes').set('Cookie', confirmed).expect(200);
+    expect(codes.body).toMatchObject({ userId: 'u-alice' });
+    await http().get('/auth/recovery-codes').expect(401);
+  });
+});
+
 describe('expiry', () => {
   it('never serves an expired session, whatever the cleanup mode', async () => {
     const { cookie } = await login('alice');

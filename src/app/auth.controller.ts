@@ -16,6 +16,7 @@ import {
   LogoutInterceptor,
   PasswordChange,
   Public,
+  RequireRecentAuth,
   Session,
   SessionService,
   type SessionValue,
@@ -69,6 +70,23 @@ export class AuthController {
       throw new ForbiddenException('The current password is wrong');
     }
     return { changed: true };
+  }
+
+  /** Step-up ("sudo mode"): the password again, then routes under `@RequireRecentAuth()` work for 15 min. */
+  @Post('confirm')
+  @HttpCode(200)
+  async confirm(@Body() body: unknown, @Session('username') username: SessionValue<'username'>) {
+    const password = requireString(body, 'password');
+    if (!username || !this.users.verify(username, password)) throw new ForbiddenException('The password is wrong');
+    await this.sessions.confirmAuthentication();
+    return { confirmed: true };
+  }
+
+  /** A sensitive page: only within 15 minutes of the login or of `POST /auth/confirm`. */
+  @Get('recovery-codes')
+  @RequireRecentAuth()
+  recoveryCodes(@Session('userId') userId: SessionValue<'userId'>) {
+    return { userId, codes: ['7f3a-91c2', 'b0d4-5e6f'] };
   }
 
   /** Logs the user out everywhere: every one of the user's sessions ends, this one included (cookie cleared). */

@@ -2,6 +2,7 @@ export * from './decorators/index.js';
 export * from './interceptors/index.js';
 export {
   CsrfTokenError,
+  RecentAuthRequiredError,
   SessionCookieError,
   SessionDataError,
   SessionEndedError,
@@ -17,6 +18,7 @@ export {
 } from './session.events.js';
 export { CsrfGuard } from './session.csrf.guard.js';
 export { AuthGuard } from './session.guard.js';
+export { RecentAuthGuard } from './session.recent-auth.guard.js';
 export { SessionBusyError } from './store/user-lock.js';
 export { SessionModule } from './session.module.js';
 export type { ExcludedRoute } from './session.exclusion.js';

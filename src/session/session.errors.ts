@@ -90,3 +90,25 @@ export class CsrfTokenError extends ForbiddenException {
     this.name = 'CsrfTokenError';
   }
 }
+
+/**
+ * A route marked `@RequireRecentAuth()` was asked for by a session whose last authentication (login or
+ * `SessionService.confirmAuthentication()`) is older than allowed. Answers HTTP 403 with
+ * `reason: 'reauthenticate'` and `maxAgeSeconds`, so that a client knows to ask for the password again
+ * (and not to log in anew, as after a 401).
+ */
+export class RecentAuthRequiredError extends ForbiddenException {
+  constructor(
+    /** How recent the authentication had to be, in seconds. */
+    readonly maxAgeSeconds: number,
+  ) {
+    super({
+      statusCode: 403,
+      error: 'Forbidden',
+      message: 'Recent authentication required: confirm your password to continue.',
+      reason: 'reauthenticate',
+      maxAgeSeconds,
+    });
+    this.name = 'RecentAuthRequiredError';
+  }
+}

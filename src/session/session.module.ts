@@ -22,6 +22,7 @@ import { SessionService } from './session.service.js';
 import { SessionEvents } from './session.events.js';
 import { SessionRejections } from './session.rejections.js';
 import { SessionStore } from './session.store.js';
+import { RecentAuthGuard } from './session.recent-auth.guard.js';
 import { SessionSockets } from './transports/socket-sessions.service.js';
 import { sessionLogger } from './session.logger.js';
 
@@ -57,6 +58,7 @@ import { sessionLogger } from './session.logger.js';
     SessionService,
     AuthGuard,
     CsrfGuard,
+    RecentAuthGuard,
     LogoutInterceptor,
     PasswordChangeInterceptor,
     SessionLockInterceptor,
@@ -69,6 +71,7 @@ import { sessionLogger } from './session.logger.js';
     SessionService,
     AuthGuard,
     CsrfGuard,
+    RecentAuthGuard,
     LogoutInterceptor,
     PasswordChangeInterceptor,
     SessionLockInterceptor,

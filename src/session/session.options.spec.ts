@@ -23,6 +23,7 @@ describe('resolveSessionOptions', () => {
       maxSessionBytes: 65_536,
       writeConcern: { w: 'majority' },
       exclude: [],
+      recentAuthSeconds: 900,
     });
     expect(resolved.isAuthenticated({ userId: 'u1' })).toBe(true);
     expect(resolved.isAuthenticated({})).toBe(false);
@@ -68,6 +69,9 @@ describe('resolveSessionOptions', () => {
     ['cookie.path', { cookie: { path: 'relative' } }],
     ['isAuthenticated', { isAuthenticated: true }],
     ['touchAfter', { touchAfter: -5 }],
+    ['recentAuthSeconds', { recentAuthSeconds: 0 }],
+    ['recentAuthSeconds', { recentAuthSeconds: '900' }],
+    ['recentAuthSeconds', { recentAuthSeconds: Number.POSITIVE_INFINITY }],
     ['storeTimeoutMs', { storeTimeoutMs: Number.NaN }],
     ['schema', { schema: { parse: () => ({}) } }],
     ['ttl', { ttl: 60, idleTimeout: 60 }],

@@ -158,6 +158,13 @@ export interface SessionModuleOptions {
    */
   onSessionLimit?: SessionLimitPolicy;
   /**
+   * How recent, in seconds, the last authentication (login or `SessionService.confirmAuthentication()`)
+   * must be for a route marked `@RequireRecentAuth()` without its own age. Default `900` (15 minutes): one
+   * sensitive task's worth, and less left to whoever finds a session open than GitHub's sudo mode (2 hours),
+   * Laravel's `password.confirm` (3 hours) or Better Auth's `freshAge` (1 day) leave.
+   */
+  recentAuthSeconds?: number;
+  /**
    * Called with every lifecycle event (created, destroyed, revoked, expired, invalid). Events also go to
    * `@nestjs/event-emitter` as `session.<type>` when the application registers its `EventEmitterModule`.
    */
@@ -214,6 +221,7 @@ export interface ResolvedSessionOptions {
   maxSessionsPerUser?: number;
   maxSessionBytes: number;
   onSessionLimit: SessionLimitPolicy;
+  recentAuthSeconds: number;
   onEvent?: (event: SessionEvent) => void;
   writeConcern: WriteConcernSettings;
   exclude: ExcludedRoute[];
@@ -502,6 +510,7 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
     maxSessionsPerUser,
     maxSessionBytes,
     onSessionLimit,
+    recentAuthSeconds: positiveNumber('recentAuthSeconds', options.recentAuthSeconds, 900, 'seconds'),
     onEvent: options.onEvent,
     writeConcern,
     exclude,

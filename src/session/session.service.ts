@@ -228,6 +228,36 @@ export class SessionService<S extends object = AppSessionData> {
   }
 
   /**
+   * Records that the logged-in user just proved who they are again (re-entered their password, passed a
+   * second factor): routes under `@RequireRecentAuth()` let the session through for their maximum age from
+   * now. Call it only after checking the credential. The session gets a new id keeping all its data, as
+   * `regenerate({ keep: true })` does (an id seen before the elevation does not carry it), and a new CSRF
+   * token; the time is stored beside the data as `reauthenticatedAt`, not in it, and the login time (the
+   * start of the absolute timeout) does not change.
+   *
+   * @throws UnauthorizedException (401) when nobody is logged in.
+   * @throws as `regenerate` does (401 ended elsewhere, 429, 503); the stamp is then not recorded.
+   * @example
+   * @Post('confirm-password')
+   * async confirm(@Body() body: { password: string }) {
+   *   await this.users.checkPassword(this.sessions.requireUserId(), body.password); // throws when wrong
+   *   await this.sessions.confirmAuthentication();
+   * }
+   */
+  async confirmAuthentication(): Promise<void> {
+    if (!this.isAuthenticated()) throw new UnauthorizedException('Authentication required');
+    const meta = this.store.metaOf(this.require('confirmAuthentication'));
+    const previous = meta.reauthenticatedAt;
+    meta.reauthenticatedAt = new Date(); // carried to the new document by the rotation
+    try {
+      await this.regenerate({ keep: true });
+    } catch (error) {
+      meta.reauthenticatedAt = previous;
+      throw error;
+    }
+  }
+
+  /**
    * Logs a user in: regenerates the session id first (no session fixation), then stores `data` with the
    * login time, user agent and client address. The new document is in MongoDB when the promise resolves.
    * With `maxSessionsPerUser`, the user's oldest sessions are ended, or the login is refused.

@@ -380,6 +380,7 @@ export class SessionStore extends MongoStore {
         handle,
         createdAt,
         loginAt: document.loginAt,
+        reauthenticatedAt: document.reauthenticatedAt instanceof Date ? document.reauthenticatedAt : undefined,
         lastSeenAt,
         userAgent: document.userAgent,
         ip: document.ip,

@@ -2,6 +2,7 @@
 // error, every other line must compile. The session shape is declared once, as an application would.
 import { Controller, Get } from '@nestjs/common';
 import {
+  RequireRecentAuth,
   Session,
   SessionModule,
   SessionService,
@@ -165,3 +166,9 @@ custom.get('role');
 
 export { role, cart, mustBeThere, roleAsNumber, listed, userId, liveRole, liveCart, value, tenant };
 export type { Missing };
+
+// @RequireRecentAuth takes a number of seconds, or nothing.
+RequireRecentAuth();
+RequireRecentAuth(300);
+// @ts-expect-error a string is not a maximum age
+RequireRecentAuth('300');

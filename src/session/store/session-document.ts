@@ -24,6 +24,11 @@ export interface SessionMeta {
   createdAt: Date;
   /** When its user logged in; the start of the absolute timeout. */
   loginAt?: Date;
+  /**
+   * When its user last confirmed their identity again (`SessionService.confirmAuthentication()`), for
+   * `@RequireRecentAuth()`. Kept apart from `loginAt`, so that it does not move the absolute timeout.
+   */
+  reauthenticatedAt?: Date;
   /** Last write or touch (as often as touch throttling allows). */
   lastSeenAt: Date;
   /** `User-Agent` at login, cut to 256 characters. */
