@@ -13,15 +13,30 @@ export interface LoadResult {
 }
 
 /**
- * Runs autocannon against `GET <url>/me`, each request carrying the next of `cookies` (round robin, so the
- * sessions are spread over all connections). Rejects when any answer is not a 2xx: figures of failing
- * requests are not figures.
+ * The guarded routes every setup serves and the load is run against: an unchanged read of the session, and a
+ * write of one key (`visits`, incremented: every request changes it).
+ */
+export const ROUTES = {
+  read: { method: 'GET', path: '/me', label: 'unchanged authenticated read' },
+  write: { method: 'POST', path: '/me/visits', label: 'authenticated write of one key' },
+} as const;
+
+export type RouteName = keyof typeof ROUTES;
+export const ROUTE_NAMES = Object.keys(ROUTES) as RouteName[];
+/** `GET /me`. */
+export const routeText = (route: RouteName) => `${ROUTES[route].method} ${ROUTES[route].path}`;
+
+/**
+ * Runs autocannon against `route` (by default `GET /me`), each request carrying the next of `cookies` (round
+ * robin, so the sessions are spread over all connections). Rejects when any answer is not a 2xx: figures of
+ * failing requests are not figures.
  */
 export async function loadRun(
   url: string,
   cookies: string[],
-  options: { connections: number; duration?: number; amount?: number },
+  options: { connections: number; duration?: number; amount?: number; route?: RouteName },
 ): Promise<LoadResult> {
+  const { method, path } = ROUTES[options.route ?? 'read'];
   let next = 0;
   const result = await autocannon({
     url,
@@ -29,8 +44,8 @@ export async function loadRun(
     ...(options.amount === undefined ? { duration: options.duration } : { amount: options.amount }),
     requests: [
       {
-        method: 'GET',
-        path: '/me',
+        method,
+        path,
         setupRequest: (request) => {
           const cookie = cookies[next++ % cookies.length];
           return { ...request, headers: { ...request.headers, cookie } };
@@ -41,7 +56,7 @@ export async function loadRun(
   const failed = result.non2xx + result.errors + result.timeouts;
   if (failed > 0) {
     throw new Error(
-      `${url}/me: ${failed} of ${result.requests.sent} requests failed (non-2xx ${result.non2xx}, errors ${result.errors}, ` +
+      `${method} ${url}${path}: ${failed} of ${result.requests.sent} requests failed (non-2xx ${result.non2xx}, errors ${result.errors}, ` +
         `timeouts ${result.timeouts}; status codes ${JSON.stringify(result.statusCodeStats)})`,
     );
   }

@@ -1,7 +1,7 @@
 // Database commands per session operation, counted on the wire (bench/wire-counter.ts): each operation is
 // done a number of times on fresh sessions, after one uncounted run, and the counts are divided.
 import type { Db, Document } from 'mongodb';
-import { loadRun } from './load.js';
+import { loadRun, ROUTE_NAMES, routeText } from './load.js';
 import type { SetupProcess } from './processes.js';
 import { benchUser, cloneSession, cookieFor, newSessionId } from './seed.js';
 import { BENCH_SETTINGS } from './setups/settings.js';
@@ -10,6 +10,7 @@ import type { WireCounter } from './wire-counter.js';
 /** The operations counted, in the order they are done (a password change last: it changes the password). */
 export const OPERATIONS = [
   { name: 'read', label: 'unchanged authenticated read (`GET /me`)', expected: '1 R, 0 W' },
+  { name: 'write', label: 'authenticated write of one key (`POST /me/visits`)', expected: '1 R, 1 W' },
   { name: 'touch', label: 'read of a session due for a touch (`GET /me`)', expected: '1 R, 1 W' },
   { name: 'login', label: 'login without a session', expected: undefined },
   { name: 'loginRotation', label: 'login with a logged-in cookie (rotation)', expected: undefined },
@@ -47,7 +48,7 @@ const SETTLE_MS = 150;
 /**
  * Counts the commands of each operation against `setup`, a process of the setup that reaches the database
  * through `counter`. `db` is its database (reached directly: what is prepared there is not counted),
- * `template` a session document its login wrote, `cookies` logged-in sessions already stored for the reads
+ * `template` a session document its login wrote, `cookies` logged-in sessions already stored for the load's routes
  * (done first: the other operations empty the collection).
  */
 export async function countOperations(
@@ -125,20 +126,27 @@ export async function countOperations(
     }
   };
 
-  // (a) Unchanged authenticated reads, under load: 50 uncounted requests, then the counted ones.
-  try {
-    await loadRun(setup.url, cookies, { connections: 8, amount: 50 });
-    await settle();
-    counter.reset();
-    const { requests } = await loadRun(setup.url, cookies, { connections: 8, amount: options.countedRequests });
-    await settle();
-    const totals = counter.totals();
-    addCounts(totals.other);
-    figures.counts.read = perOperation(totals, requests);
-    log(`${spec.name}: read: ${describeCount(figures.counts.read)} (over ${requests} requests)`);
-  } catch (error) {
-    figures.counts.read = { failed: (error as Error).message.split('\n')[0] };
-    log(`${spec.name}: read failed: ${(error as Error).message}`);
+  // (a) The load's routes, under load: 50 uncounted requests, then the counted ones; the unchanged reads
+  // first (the writes change the sessions).
+  for (const route of ROUTE_NAMES) {
+    try {
+      await loadRun(setup.url, cookies, { connections: 8, amount: 50, route });
+      await settle();
+      counter.reset();
+      const { requests } = await loadRun(setup.url, cookies, {
+        connections: 8,
+        amount: options.countedRequests,
+        route,
+      });
+      await settle();
+      const totals = counter.totals();
+      addCounts(totals.other);
+      figures.counts[route] = perOperation(totals, requests);
+      log(`${spec.name}: ${routeText(route)}: ${describeCount(figures.counts[route])} (over ${requests} requests)`);
+    } catch (error) {
+      figures.counts[route] = { failed: (error as Error).message.split('\n')[0] };
+      log(`${spec.name}: ${routeText(route)} failed: ${(error as Error).message}`);
+    }
   }
 
   // (b) A read whose session was last written longer ago than touchAfter (connect-mongo: `lastModified`;

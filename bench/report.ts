@@ -1,4 +1,4 @@
-import { median, type LoadResult } from './load.js';
+import { median, ROUTES, routeText, type LoadResult, type RouteName } from './load.js';
 import type { NodeBinary } from './nodes.js';
 import type { ProfileRecord } from './profiles.js';
 import { describeCount, OPERATIONS, type OperationCount, type OperationFigures } from './operations.js';
@@ -13,10 +13,16 @@ export interface SetupFigures {
   rssMiB?: number;
 }
 
-/** The load figures of every setup on one Node. */
+/** The load figures of every setup on one route. */
+export interface RouteFigures {
+  route: RouteName;
+  setups: SetupFigures[];
+}
+
+/** The load figures of every setup on one Node, route by route. */
 export interface NodeFigures {
   node: NodeBinary;
-  setups: SetupFigures[];
+  routes: RouteFigures[];
   /** With BENCH_CPU_PROF=1: each setup's profile, summarised over the measured rounds when possible. */
   profiles?: ProfileRecord[];
 }
@@ -99,11 +105,14 @@ const isCount = (value: OperationCount | { failed: string } | undefined): value 
 /** The benchmark's results as markdown. */
 export function renderReport(report: BenchReport): string {
   const { config } = report;
-  const setupNames = [...new Set(report.nodes.flatMap((run) => run.setups.map((setup) => setup.name)))];
+  const setupNames = [
+    ...new Set(report.nodes.flatMap((run) => run.routes.flatMap((route) => route.setups.map((setup) => setup.name)))),
+  ];
   const counted = new Map(report.operations.map((figures) => [figures.setup, figures]));
-  const readOf = (name: string) => {
-    const read = counted.get(name)?.counts.read;
-    return isCount(read) ? read : undefined;
+  /** The commands per request of `name` on `route`, counted on the wire. */
+  const countOf = (name: string, route: RouteName) => {
+    const count = counted.get(name)?.counts[route];
+    return isCount(count) ? count : undefined;
   };
   const lines: string[] = [
     '# Benchmark results',
@@ -119,11 +128,12 @@ export function renderReport(report: BenchReport): string {
       `a ${config.warmup} s warm-up per setup, then ${config.rounds} interleaved round${config.rounds === 1 ? '' : 's'} of ${config.duration} s ` +
       '(order rotated each round), each measured run preceded by 1 s of unmeasured load · ' +
       `${report.pinned ? 'setup under test pinned to its own CPU' : 'no CPU pinning'} · commands counted over ` +
-      `${config.countedRequests} reads and ${config.operationRepeats} of each other operation · per-user sizes ` +
+      `${config.countedRequests} requests of each route and ${config.operationRepeats} of each other operation · per-user sizes ` +
       `${config.perUserSizes.join(', ')}.`,
     '',
     'Each setup is a separate process on 127.0.0.1 serving a guarded `GET /me` that reads the session and ' +
-      'does not modify it; same database server, cookie, secret, idle timeout and touch throttling. The load ' +
+      'does not modify it, and a guarded `POST /me/visits` that increments one key of it (every request ' +
+      'writes); each route is loaded in turn, reads first, on the same processes; same database server, cookie, secret, idle timeout and touch throttling. The load ' +
       'generator (autocannon) and the database are the same for every Node; only the setup processes run on ' +
       'the Node of each section, and every ratio is taken between setups of one Node, round by round. RSS ' +
       "differs between Node versions by their heap defaults (Node 24's new space is larger): compare it " +
@@ -131,57 +141,78 @@ export function renderReport(report: BenchReport): string {
   ];
 
   for (const run of report.nodes) {
-    const find = (name: string) => run.setups.find((setup) => setup.name === name && !setup.skipped);
-    const ours = find('ours');
-    const docs = find('nest-docs');
-    lines.push(
-      '',
-      `## Node ${run.node.version}`,
-      '',
-      '| Setup | req/s (median) | p50 (ms) | p99 (ms) | req/s per round | app CPU / request (µs) | reads / request | writes / request | RSS after rounds, median (MiB) |',
-      '| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |',
-    );
-    for (const setup of run.setups) {
-      if (setup.skipped) {
-        lines.push(`| ${setup.name} | skipped: ${cell(setup.skipped)} | | | | | | | |`);
-        continue;
-      }
-      const read = readOf(setup.name);
-      lines.push(
-        `| ${setup.name} | ${fixed(medianOf(setup, rpsOf), 0)} | ${fixed(
-          medianOf(setup, (r) => r.p50),
-          1,
-        )} | ` +
-          `${fixed(
-            medianOf(setup, (r) => r.p99),
-            1,
-          )} | ${setup.rounds.map((r) => r.requestsPerSecond.toFixed(0)).join(', ')} | ` +
-          `${fixed(medianOf(setup, cpuOf), 0)} | ${fixed(read?.reads, 2)} | ${fixed(read?.writes, 2)} | ${fixed(setup.rssMiB, 0)} |`,
-      );
-    }
-    const toDocs = roundRatio(ours, docs, rpsOf);
-    const toRaw = roundRatio(ours, find('raw'), rpsOf);
-    const cpuRatio = roundRatio(ours, docs, cpuOf);
-    const cpuTarget = run.node.major >= CPU_TARGET_FROM_MAJOR;
-    const read = readOf('ours');
-    const rssDelta = ours?.rssMiB !== undefined && docs?.rssMiB !== undefined ? ours.rssMiB - docs.rssMiB : undefined;
-    lines.push(
-      '',
-      '| Target | Figure | |',
-      '| --- | --- | --- |',
-      `| ours/nest-docs req/s ≥ ${TARGET_RATIO} | ${ratioText(toDocs, 3)} | ${verdict(toDocs.median === undefined ? undefined : toDocs.median >= TARGET_RATIO)} |`,
-      `| ours/raw req/s (no target: raw is the floor) | ${ratioText(toRaw, 3)} | |`,
-      cpuTarget
-        ? `| ours/nest-docs app CPU per request ≤ ${TARGET_CPU_RATIO} | ${ratioText(cpuRatio, 2)} | ${verdict(cpuRatio.median === undefined ? undefined : cpuRatio.median <= TARGET_CPU_RATIO)} |`
-        : `| ours/nest-docs app CPU per request (no target on Node ${run.node.major}, reported; the target is on Node ${CPU_TARGET_FROM_MAJOR}+) | ${ratioText(cpuRatio, 2)} | |`,
-      `| ours: 1 read and 0 writes per unchanged authenticated read (counted on Node ${report.countedOn}) | ${fixed(read?.reads, 2)} reads, ${fixed(read?.writes, 2)} writes | ${verdict(read === undefined ? undefined : read.reads <= 1 && read.writes === 0)} |`,
-      `| RSS after rounds (median), ours − nest-docs (reported; this Node only) | ${rssDelta === undefined ? '–' : `${rssDelta >= 0 ? '+' : ''}${rssDelta.toFixed(0)} MiB`} | |`,
-    );
+    lines.push('', `## Node ${run.node.version}`);
+    for (const { route, setups } of run.routes) lines.push(...routeSection(run, route, setups, countOf, report));
     lines.push(...profileSection(run));
   }
 
   lines.push(...operationsSection(report, setupNames), ...perUserSection(report));
   return `${lines.join('\n')}\n`;
+}
+
+/** What each route's requests are expected to cost on the wire, for ours. */
+const EXPECTED: Record<RouteName, { reads: number; writes: number }> = {
+  read: { reads: 1, writes: 0 },
+  write: { reads: 1, writes: 1 },
+};
+
+/** One route's table on one Node, and its targets. */
+function routeSection(
+  run: NodeFigures,
+  route: RouteName,
+  setups: SetupFigures[],
+  countOf: (name: string, route: RouteName) => OperationCount | undefined,
+  report: BenchReport,
+): string[] {
+  const find = (name: string) => setups.find((setup) => setup.name === name && !setup.skipped);
+  const ours = find('ours');
+  const docs = find('nest-docs');
+  const lines = [
+    '',
+    `### \`${routeText(route)}\`: ${ROUTES[route].label}`,
+    '',
+    '| Setup | req/s (median) | p50 (ms) | p99 (ms) | req/s per round | app CPU / request (µs) | reads / request | writes / request | RSS after rounds, median (MiB) |',
+    '| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |',
+  ];
+  for (const setup of setups) {
+    if (setup.skipped) {
+      lines.push(`| ${setup.name} | skipped: ${cell(setup.skipped)} | | | | | | | |`);
+      continue;
+    }
+    const count = countOf(setup.name, route);
+    lines.push(
+      `| ${setup.name} | ${fixed(medianOf(setup, rpsOf), 0)} | ${fixed(
+        medianOf(setup, (r) => r.p50),
+        1,
+      )} | ` +
+        `${fixed(
+          medianOf(setup, (r) => r.p99),
+          1,
+        )} | ${setup.rounds.map((r) => r.requestsPerSecond.toFixed(0)).join(', ')} | ` +
+        `${fixed(medianOf(setup, cpuOf), 0)} | ${fixed(count?.reads, 2)} | ${fixed(count?.writes, 2)} | ${fixed(setup.rssMiB, 0)} |`,
+    );
+  }
+  const toDocs = roundRatio(ours, docs, rpsOf);
+  const toRaw = roundRatio(ours, find('raw'), rpsOf);
+  const cpuRatio = roundRatio(ours, docs, cpuOf);
+  const cpuTarget = run.node.major >= CPU_TARGET_FROM_MAJOR;
+  const count = countOf('ours', route);
+  const expected = EXPECTED[route];
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const rssDelta = ours?.rssMiB !== undefined && docs?.rssMiB !== undefined ? ours.rssMiB - docs.rssMiB : undefined;
+  lines.push(
+    '',
+    '| Target | Figure | |',
+    '| --- | --- | --- |',
+    `| ours/nest-docs req/s ≥ ${TARGET_RATIO} | ${ratioText(toDocs, 3)} | ${verdict(toDocs.median === undefined ? undefined : toDocs.median >= TARGET_RATIO)} |`,
+    `| ours/raw req/s (no target: raw is the floor) | ${ratioText(toRaw, 3)} | |`,
+    cpuTarget
+      ? `| ours/nest-docs app CPU per request ≤ ${TARGET_CPU_RATIO} | ${ratioText(cpuRatio, 2)} | ${verdict(cpuRatio.median === undefined ? undefined : cpuRatio.median <= TARGET_CPU_RATIO)} |`
+      : `| ours/nest-docs app CPU per request (no target on Node ${run.node.major}, reported; the target is on Node ${CPU_TARGET_FROM_MAJOR}+) | ${ratioText(cpuRatio, 2)} | |`,
+    `| ours: ${plural(expected.reads, 'read')} and ${plural(expected.writes, 'write')} per request (counted on Node ${report.countedOn}) | ${fixed(count?.reads, 2)} reads, ${fixed(count?.writes, 2)} writes | ${verdict(count === undefined ? undefined : count.reads <= expected.reads && count.writes === expected.writes)} |`,
+    `| RSS after rounds (median), ours − nest-docs (reported; this Node only) | ${rssDelta === undefined ? '–' : `${rssDelta >= 0 ? '+' : ''}${rssDelta.toFixed(0)} MiB`} | |`,
+  );
+  return lines;
 }
 
 /** Packages shown in a profile table: those costing most in any setup. */
@@ -226,7 +257,7 @@ function operationsSection(report: BenchReport, setupNames: string[]): string[] 
     `Counted on the wire (a relay that reads each command's name and collection) on Node ${report.countedOn} only: ` +
       'the commands a setup sends do not depend on the Node it runs on. Each operation is done ' +
       `${report.config.operationRepeats} times on fresh sessions, after one uncounted run, and the counts divided; ` +
-      `reads under load over ${report.config.countedRequests} requests. R: reads (find, aggregate…), W: writes ` +
+      `the two routes under load over ${report.config.countedRequests} requests each. R: reads (find, aggregate…), W: writes ` +
       '(insert, update, delete…); `(lock)`: the per-user lock documents (collection `sessions_locks`). ' +
       'Each run starts from a sessions collection holding only the sessions it prepared: the login user has no ' +
       'other session, except in the session-limit row (5). "—": the setup has no such route.',

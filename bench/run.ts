@@ -6,14 +6,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { MongoClient, type Document } from 'mongodb';
 import { startMongo } from '#scripts/mongo-server.mjs';
-import { loadRun, median, type LoadResult } from './load.js';
+import { loadRun, median, ROUTE_NAMES, routeText, type LoadResult, type RouteName } from './load.js';
 import { benchNodes, type NodeBinary } from './nodes.js';
 import { countOperations, type OperationFigures } from './operations.js';
 import { timePerUserOperations, type PerUserTimes } from './per-user.js';
 import { summarizeProfile } from './profile-summary.js';
 import { monotonicUs, recordProfile, type ProfileRecord, type Window } from './profiles.js';
 import { SetupProcess, type SetupSpec } from './processes.js';
-import { renderReport, type NodeFigures, type SetupFigures } from './report.js';
+import { renderReport, type NodeFigures, type RouteFigures, type SetupFigures } from './report.js';
 import { seedSessions } from './seed.js';
 import { BENCH_SETTINGS } from './setups/settings.js';
 import { WireCounter } from './wire-counter.js';
@@ -56,7 +56,7 @@ const config = {
 /** Unmeasured load right before each measured run: a setup that has waited pays for it in its next requests. */
 const PRELOAD_SECONDS = 1;
 const PROFILE_DIR = 'dist/bench/profiles';
-/** Logged-in sessions the counted reads are spread over. */
+/** Logged-in sessions the counted reads and writes are spread over. */
 const OPERATION_SESSIONS = 100;
 
 /** Node options of a setup process: with BENCH_CPU_PROF=1, a CPU profile named by setup and Node. */
@@ -120,7 +120,7 @@ const ALL_SETUPS: SetupSpec[] = [
   { name: 'nestjs-session', script: 'dist/bench/setups/nestjs-session.js', ...HAND_WRITTEN },
   {
     name: 'ours',
-    script: 'dist/main.js',
+    script: 'dist/bench/setups/ours.js',
     login: { path: '/auth/login', body: { username: 'alice', password: 'alice-password' } },
     logout: '/auth/logout',
     logoutEverywhere: '/auth/logout-everywhere',
@@ -181,7 +181,7 @@ async function countAll(
           node: node.path,
           prefix: launch.prefix,
         });
-        // Enough sessions to spread the counted reads; the count per read does not depend on how many.
+        // Enough sessions to spread the counted requests; the count per request does not depend on how many.
         const seeded = await seedSessions(counted, db, Math.min(config.sessions, OPERATION_SESSIONS));
         templates.set(spec.name, seeded.template);
         log(`${spec.name}: counting commands, on Node ${node.version}, port ${counted.port}`);
@@ -209,18 +209,22 @@ async function countAll(
   return { operations, templates };
 }
 
-/** The load phase on one Node: each setup started on it and seeded afresh, a warm-up, interleaved rounds. */
+/**
+ * The load phase on one Node: each setup started on it and seeded afresh; then, route after route (the
+ * unchanged reads first: the writes change the sessions), a warm-up and interleaved rounds.
+ */
 async function measureNode(client: MongoClient, launch: Launch, node: NodeBinary): Promise<NodeFigures> {
-  const figures = new Map<string, SetupFigures>(SETUPS.map((spec) => [spec.name, { name: spec.name, rounds: [] }]));
   const running: SetupProcess[] = [];
+  const skipped = new Map<string, string>();
   const cookies = new Map<string, string[]>();
   /** Requests each process answered, and when the measured ones were (for its CPU profile). */
   const served = new Map<string, { requests: number; measuredRequests: number; windows: Window[] }>();
-  const load = async (setup: SetupProcess, duration: number, measured = false): Promise<LoadResult> => {
+  const load = async (setup: SetupProcess, route: RouteName, duration: number, measured = false) => {
     const from = monotonicUs();
     const result = await loadRun(setup.url, cookies.get(setup.spec.name)!, {
       connections: config.connections,
       duration,
+      route,
     });
     const count = served.get(setup.spec.name)!;
     count.requests += result.requests;
@@ -230,6 +234,7 @@ async function measureNode(client: MongoClient, launch: Launch, node: NodeBinary
     }
     return result;
   };
+  const routes: RouteFigures[] = [];
   try {
     for (const spec of SETUPS) {
       const db = client.db(`bench-${spec.name}`);
@@ -247,45 +252,60 @@ async function measureNode(client: MongoClient, launch: Launch, node: NodeBinary
         served.set(spec.name, { requests: 6, measuredRequests: 0, windows: [] });
         log(`Node ${node.version}: ${spec.name}: ${config.sessions} sessions seeded on port ${setup.port}`);
       } catch (error) {
-        figures.get(spec.name)!.skipped = firstLine(error);
+        skipped.set(spec.name, firstLine(error));
         log(`Node ${node.version}: ${spec.name}: skipped: ${(error as Error).message}`);
       }
     }
     const active = running.filter((setup) => cookies.has(setup.spec.name));
-
-    for (const setup of active) await load(setup, config.warmup);
-    for (let round = 1; round <= config.rounds; round += 1) {
-      // Each round starts one setup later (raw, nest-docs, … then nest-docs, …, raw): no setup always runs
-      // right after the same neighbour or always last.
-      const shift = (round - 1) % active.length;
-      for (const setup of [...active.slice(shift), ...active.slice(0, shift)]) {
-        await load(setup, PRELOAD_SECONDS);
-        const cpuBefore = setup.cpuMs();
-        const result = await load(setup, config.duration, true);
-        const cpuAfter = setup.cpuMs();
-        result.rssMiB = setup.rssMiB();
-        if (cpuBefore !== undefined && cpuAfter !== undefined)
-          result.cpuPerRequestUs = ((cpuAfter - cpuBefore) * 1000) / result.requests;
-        figures.get(setup.spec.name)!.rounds.push(result);
-        log(
-          `Node ${node.version} round ${round} ${setup.spec.name}: ${result.requestsPerSecond.toFixed(0)} req/s, ` +
-            `p50 ${result.p50} ms, p99 ${result.p99} ms, CPU ${result.cpuPerRequestUs?.toFixed(0) ?? '?'} µs/request`,
-        );
-      }
-    }
-    // RSS at the end of each measured round, the median: one reading lands anywhere in the collector's cycle.
-    for (const setup of active) {
-      const readings = figures
-        .get(setup.spec.name)!
-        .rounds.flatMap((round) => (round.rssMiB === undefined ? [] : [round.rssMiB]));
-      figures.get(setup.spec.name)!.rssMiB = readings.length ? median(readings) : undefined;
-    }
+    for (const route of ROUTE_NAMES) routes.push(await measureRoute(route, active, skipped, node, load));
   } finally {
     // Stopped (SIGINT) before the profiles are read: a process writes its profile as it exits.
     await Promise.all(running.map((setup) => setup.stop()));
   }
   const profiles = config.cpuProfile ? writeProfileCounts(node, served) : [];
-  return { node, setups: SETUPS.map((spec) => figures.get(spec.name)!), profiles };
+  return { node, routes, profiles };
+}
+
+/** One route's warm-up and interleaved rounds on the `active` setups, with each round's CPU and RSS. */
+async function measureRoute(
+  route: RouteName,
+  active: SetupProcess[],
+  skipped: Map<string, string>,
+  node: NodeBinary,
+  load: (setup: SetupProcess, route: RouteName, duration: number, measured?: boolean) => Promise<LoadResult>,
+): Promise<RouteFigures> {
+  const figures = new Map<string, SetupFigures>(
+    SETUPS.map((spec) => [spec.name, { name: spec.name, rounds: [], skipped: skipped.get(spec.name) }]),
+  );
+  const label = `Node ${node.version} ${routeText(route)}`;
+  for (const setup of active) await load(setup, route, config.warmup);
+  for (let round = 1; round <= config.rounds; round += 1) {
+    // Each round starts one setup later (raw, nest-docs, … then nest-docs, …, raw): no setup always runs
+    // right after the same neighbour or always last.
+    const shift = (round - 1) % active.length;
+    for (const setup of [...active.slice(shift), ...active.slice(0, shift)]) {
+      await load(setup, route, PRELOAD_SECONDS);
+      const cpuBefore = setup.cpuMs();
+      const result = await load(setup, route, config.duration, true);
+      const cpuAfter = setup.cpuMs();
+      result.rssMiB = setup.rssMiB();
+      if (cpuBefore !== undefined && cpuAfter !== undefined)
+        result.cpuPerRequestUs = ((cpuAfter - cpuBefore) * 1000) / result.requests;
+      figures.get(setup.spec.name)!.rounds.push(result);
+      log(
+        `${label} round ${round} ${setup.spec.name}: ${result.requestsPerSecond.toFixed(0)} req/s, ` +
+          `p50 ${result.p50} ms, p99 ${result.p99} ms, CPU ${result.cpuPerRequestUs?.toFixed(0) ?? '?'} µs/request`,
+      );
+    }
+  }
+  // RSS at the end of each measured round, the median: one reading lands anywhere in the collector's cycle.
+  for (const setup of active) {
+    const readings = figures
+      .get(setup.spec.name)!
+      .rounds.flatMap((round) => (round.rssMiB === undefined ? [] : [round.rssMiB]));
+    figures.get(setup.spec.name)!.rssMiB = readings.length ? median(readings) : undefined;
+  }
+  return { route, setups: SETUPS.map((spec) => figures.get(spec.name)!) };
 }
 
 /**
@@ -379,7 +399,7 @@ async function main(): Promise<void> {
     const ownSetup = (name: string) => name !== 'nestjs-session';
     const failed = [
       ...runs.flatMap((run) =>
-        run.setups
+        run.routes[0].setups
           .filter((setup) => ownSetup(setup.name) && setup.skipped)
           .map((setup) => `${setup.name} on Node ${run.node.version}`),
       ),

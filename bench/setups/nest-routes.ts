@@ -56,4 +56,13 @@ export class BenchController {
   me(@Session() session: SessionData) {
     return { userId: session.userId, username: session.username, role: session.role };
   }
+
+  /** The write route: one key of the session changed on every request. */
+  @Post('me/visits')
+  @HttpCode(200)
+  @UseGuards(SessionAuthGuard)
+  visit(@Session() session: SessionData) {
+    session.visits = (session.visits ?? 0) + 1;
+    return { visits: session.visits };
+  }
 }

@@ -33,4 +33,13 @@ app.get('/me', (req, res) => {
   res.json({ userId, username, role });
 });
 
+app.post('/me/visits', (req, res) => {
+  if (!req.session.userId) {
+    res.status(401).json({ statusCode: 401, message: 'Unauthorized' });
+    return;
+  }
+  req.session.visits = (req.session.visits ?? 0) + 1;
+  res.json({ visits: req.session.visits });
+});
+
 app.listen(port, '127.0.0.1');
