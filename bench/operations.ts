@@ -48,8 +48,8 @@ const SETTLE_MS = 150;
 /**
  * Counts the commands of each operation against `setup`, a process of the setup that reaches the database
  * through `counter`. `db` is its database (reached directly: what is prepared there is not counted),
- * `template` a session document its login wrote, `cookies` logged-in sessions already stored for the load's routes
- * (done first: the other operations empty the collection).
+ * `template` a session document its login wrote, `cookies` logged-in sessions already stored for the
+ * load's routes (done first: the other operations empty the collection).
  */
 export async function countOperations(
   setup: SetupProcess,
