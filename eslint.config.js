@@ -31,9 +31,9 @@ export default defineConfig(
     },
   },
   {
-    // bench/tsconfig.json resolves 'nestjs-typed-session' to the build in dist/, which lint must not need:
-    // the root tsconfig.json (which includes bench/) maps it to src/ instead.
-    files: ['bench/**/*.ts'],
+    // bench/ and example/ have tsconfigs that resolve 'nestjs-typed-session' to the build in dist/, which
+    // lint must not need: the root tsconfig.json (which includes both) maps it to src/ instead.
+    files: ['bench/**/*.ts', 'example/**/*.ts'],
     languageOptions: { parserOptions: { projectService: false, project: './tsconfig.json' } },
   },
   {

@@ -4,6 +4,9 @@ export default {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: {
     '^nestjs-typed-session$': '<rootDir>/src/session/index.ts',
+    '^nestjs-typed-session/socket\\.io$': '<rootDir>/src/session/sockets/socket.io.ts',
+    '^nestjs-typed-session/ws$': '<rootDir>/src/session/sockets/ws.ts',
+    '^nestjs-typed-session/graphql$': '<rootDir>/src/session/graphql/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import { SessionModule } from 'nestjs-typed-session';
 import request from 'supertest';
-import { sessionSchema } from '../src/app/session-schema.js';
+import { sessionSchema } from '../example/session.schema.js';
 import { cookieFrom, sessionIdOf, setCookieFor, signedCookie, tamper, storedIdOf } from './support/cookies.js';
 import { TestDatabase } from './support/database.js';
 import { CapturingLogger, scenarioOptions, startScenarioApp } from './scenarios/routes.scenario.js';

@@ -4,7 +4,7 @@ import request from 'supertest';
 import { cookieFrom, sessionIdOf, setCookieFor, tamper, storedIdOf } from './support/cookies.js';
 import type { TestDatabase } from './support/database.js';
 import { startExampleApp } from './support/example-app.js';
-import { SessionAuditListener } from '../src/app/session-audit.listener.js';
+import { SessionAuditListener } from '../example/session-audit.listener.js';
 
 let app: INestApplication;
 let db: TestDatabase;

@@ -8,7 +8,7 @@ import { scenarioOptions } from './scenarios/routes.scenario.js';
 import { cookieFrom, sessionIdOf, setCookieFor, tamper } from './support/cookies.js';
 import { TestDatabase } from './support/database.js';
 import { waitFor, webSocketWithCookie, wsUrl } from './support/sockets.js';
-import { storageKey } from '../src/session/session.ids.js';
+import { storageKey } from '../src/session/core/session-id.util.js';
 
 // GraphQL (Apollo on Express 5) under the same guard and session as REST: queries and mutations over HTTP,
 // subscriptions over graphql-ws, against the real database.

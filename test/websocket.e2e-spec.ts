@@ -19,7 +19,7 @@ import { scenarioOptions } from './scenarios/routes.scenario.js';
 import { cookieFrom, sessionIdOf, signedCookie, tamper } from './support/cookies.js';
 import { mongoUri, TestDatabase } from './support/database.js';
 import { waitFor, wsUrl } from './support/sockets.js';
-import { storageKey } from '../src/session/session.ids.js';
+import { storageKey } from '../src/session/core/session-id.util.js';
 
 // WebSocket gateways (socket.io and ws adapters) under the same guard and session as REST, on real
 // connections and the real database; sessions ended over REST close their sockets, here and on a second

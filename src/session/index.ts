@@ -3,25 +3,26 @@ export * from './interceptors/index.js';
 export {
   CsrfTokenError,
   RecentAuthRequiredError,
+  SessionBusyError,
   SessionCookieError,
   SessionDataError,
   SessionEndedError,
   SessionNotAvailableError,
   SessionOptionsError,
   SessionStoreError,
+  SocketSessionRotationError,
 } from './session.errors.js';
 export {
   SESSION_EVENT_PREFIX,
   type SessionEvent,
   type SessionEventReason,
   type SessionEventType,
-} from './session.events.js';
-export { CsrfGuard } from './session.csrf.guard.js';
-export { AuthGuard } from './session.guard.js';
-export { RecentAuthGuard } from './session.recent-auth.guard.js';
-export { SessionBusyError } from './store/user-lock.js';
+} from './core/session.events.js';
+export { CsrfGuard } from './guards/csrf.guard.js';
+export { AuthGuard } from './guards/auth.guard.js';
+export { RecentAuthGuard } from './guards/recent-auth.guard.js';
 export { SessionModule } from './session.module.js';
-export type { ExcludedRoute } from './session.exclusion.js';
+export type { ExcludedRoute } from './http/route-exclusion.util.js';
 export type { SessionModuleExtras } from './session.module-definition.js';
 export type {
   AutoRemoveMode,
@@ -30,14 +31,14 @@ export type {
   SessionCookieOptions,
   SessionLimitPolicy,
   SessionModuleOptions,
-} from './session.options.js';
-export type { SessionSchema } from './session.schema.js';
+} from './options/session-options.resolver.js';
+export type { SessionSchema } from './core/session.schema.js';
 export {
   SessionService,
   type DestroyAllOptions,
   type LoginOptions,
   type RegenerateOptions,
-} from './session.service.js';
+} from './core/session.service.js';
 export type {
   AppSessionData,
   SessionInfo,
@@ -45,6 +46,5 @@ export type {
   SessionUserId,
   SessionValue,
   UserSession,
-} from './session.types.js';
-export { SessionSockets, type SocketConnection } from './transports/socket-sessions.service.js';
-export { SocketSessionRotationError } from './transports/socket-session.errors.js';
+} from './interfaces/session-data.interface.js';
+export { SessionSockets, type SocketConnection } from './sockets/session-sockets.service.js';

@@ -1,5 +1,7 @@
 import {
   BadRequestException,
+  HttpException,
+  HttpStatus,
   ForbiddenException,
   InternalServerErrorException,
   ServiceUnavailableException,
@@ -110,5 +112,35 @@ export class RecentAuthRequiredError extends ForbiddenException {
       maxAgeSeconds,
     });
     this.name = 'RecentAuthRequiredError';
+  }
+}
+
+/**
+ * `SessionService.login()` or `regenerate()` was called while handling a WebSocket message: a new session
+ * id can only reach the client in a cookie, which only an HTTP response can set.
+ */
+export class SocketSessionRotationError extends Error {
+  override readonly name = 'SocketSessionRotationError';
+
+  constructor() {
+    super(
+      'A session id cannot be changed over a WebSocket: the new cookie could not reach the client. Log in or ' +
+        'regenerate over HTTP (a controller or a GraphQL mutation), then reconnect the socket.',
+    );
+  }
+}
+
+/**
+ * A login, rotation or per-user deletion waited for the user's lock longer than `storeTimeoutMs`: other
+ * changes to the same account's sessions are being applied. Or a request on a `@SessionLock()` route waited
+ * as long for another request of its session. Answers 429, so that it is not mistaken for an outage (503).
+ */
+export class SessionBusyError extends HttpException {
+  constructor(message = "Other changes to this account's sessions are being applied; try again in a moment.") {
+    super(
+      { statusCode: HttpStatus.TOO_MANY_REQUESTS, error: 'Too Many Requests', message },
+      HttpStatus.TOO_MANY_REQUESTS,
+    );
+    this.name = 'SessionBusyError';
   }
 }

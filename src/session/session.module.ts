@@ -10,21 +10,21 @@ import { ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
 import type { RequestHandler } from 'express';
 import { Server as HttpsServer } from 'node:https';
 import { MongoClient } from 'mongodb';
-import { CsrfGuard } from './session.csrf.guard.js';
-import { AuthGuard } from './session.guard.js';
+import { CsrfGuard } from './guards/csrf.guard.js';
+import { AuthGuard } from './guards/auth.guard.js';
 import { LogoutInterceptor, PasswordChangeInterceptor, SessionLockInterceptor } from './interceptors/index.js';
-import { RESOLVED_SESSION_OPTIONS } from './session.internal-constants.js';
-import { exclusionTest } from './session.exclusion.js';
-import { createSessionMiddleware } from './session.middleware.js';
+import { RESOLVED_SESSION_OPTIONS } from './session.constants.js';
+import { exclusionTest } from './http/route-exclusion.util.js';
+import { createSessionMiddleware } from './http/session.middleware.js';
 import { ConfigurableModuleClass, SESSION_MODULE_OPTIONS } from './session.module-definition.js';
-import { resolveSessionOptions, type ResolvedSessionOptions } from './session.options.js';
-import { SessionService } from './session.service.js';
-import { SessionEvents } from './session.events.js';
-import { SessionRejections } from './session.rejections.js';
-import { SessionStore } from './session.store.js';
-import { RecentAuthGuard } from './session.recent-auth.guard.js';
-import { SessionSockets } from './transports/socket-sessions.service.js';
-import { sessionLogger } from './session.logger.js';
+import { resolveSessionOptions, type ResolvedSessionOptions } from './options/session-options.resolver.js';
+import { SessionService } from './core/session.service.js';
+import { SessionEvents } from './core/session.events.js';
+import { SessionRejections } from './http/cookie-rejection.reporter.js';
+import { SessionStore } from './store/mongodb/mongo-session.store.js';
+import { RecentAuthGuard } from './guards/recent-auth.guard.js';
+import { SessionSockets } from './sockets/session-sockets.service.js';
+import { sessionLogger } from './core/session.logger.js';
 
 /**
  * Typed sessions stored in MongoDB. Mounts express-session with a connect-mongo store on every route, and

@@ -1,4 +1,4 @@
-import '../../src/app/session-data.js';
+import '../../example/session-data.types.js';
 import {
   Body,
   Controller,
@@ -26,8 +26,8 @@ import {
   SessionService,
   type SessionValue,
 } from 'nestjs-typed-session';
-import { SessionIoAdapter } from '../../src/session/transports/socket.io.js';
-import { SessionWsAdapter } from '../../src/session/transports/ws.js';
+import { SessionIoAdapter } from 'nestjs-typed-session/socket.io';
+import { SessionWsAdapter } from 'nestjs-typed-session/ws';
 
 /** The gateway's path, for both adapters (socket.io's `path` option, `ws`'s upgrade path). */
 export const GATEWAY_PATH = '/live';

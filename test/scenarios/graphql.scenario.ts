@@ -1,4 +1,4 @@
-import '../../src/app/session-data.js';
+import '../../example/session-data.types.js';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { Module, UseInterceptors, type DynamicModule, type INestApplication } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
@@ -15,7 +15,7 @@ import {
   SessionSockets,
   type SessionValue,
 } from 'nestjs-typed-session';
-import { graphqlWsSessions } from '../../src/session/transports/graphql.js';
+import { graphqlWsSessions } from 'nestjs-typed-session/graphql';
 
 const typeDefs = /* GraphQL */ `
   type Query {

@@ -1,4 +1,4 @@
-import '../../src/app/session-data.js';
+import '../../example/session-data.types.js';
 import {
   Body,
   Controller,

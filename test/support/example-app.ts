@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { AppModule } from '../../src/app/app.module.js';
+import { AppModule } from '../../example/app.module.js';
 import { mongoUri, TestDatabase } from './database.js';
 
 /** The example application on a database of its own (or the one given), as `npm start` runs it. */

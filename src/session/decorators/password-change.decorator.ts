@@ -1,8 +1,9 @@
 import { applyDecorators, UseInterceptors } from '@nestjs/common';
 import { PasswordChangeInterceptor } from '../interceptors/password-change.interceptor.js';
-import { PasswordChangeMetadata, type PasswordChangeOptions } from './password-change.metadata.js';
+import type { PasswordChangeOptions } from '../interfaces/decorator-options.interface.js';
+import { PasswordChangeMetadata } from '../session.constants.js';
 
-export type { PasswordChangeOptions } from './password-change.metadata.js';
+export type { PasswordChangeOptions } from '../interfaces/decorator-options.interface.js';
 
 /**
  * Marks a route that changes the user's credentials: after the handler succeeds, every other session of

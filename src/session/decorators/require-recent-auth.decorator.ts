@@ -1,6 +1,6 @@
 import { applyDecorators, UseGuards } from '@nestjs/common';
-import { RecentAuthGuard } from '../session.recent-auth.guard.js';
-import { RecentAuthMetadata } from './require-recent-auth.metadata.js';
+import { RecentAuthGuard } from '../guards/recent-auth.guard.js';
+import { RecentAuthMetadata } from '../session.constants.js';
 
 /**
  * Marks a sensitive route ("sudo mode"): it answers 401 without a logged-in session, and 403

@@ -1,8 +1,9 @@
 import { applyDecorators, UseInterceptors } from '@nestjs/common';
 import { SessionLockInterceptor } from '../interceptors/session-lock.interceptor.js';
-import { SessionLockMetadata, type SessionLockOptions } from './session-lock.metadata.js';
+import type { SessionLockOptions } from '../interfaces/decorator-options.interface.js';
+import { SessionLockMetadata } from '../session.constants.js';
 
-export type { SessionLockOptions } from './session-lock.metadata.js';
+export type { SessionLockOptions } from '../interfaces/decorator-options.interface.js';
 
 /**
  * Runs the requests of one session on this route (or every route of a controller) one at a time, for

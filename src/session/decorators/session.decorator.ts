@@ -1,8 +1,8 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { SessionStoreError } from '../session.errors.js';
-import { sessionContextOf } from '../session.request.js';
-import type { SessionKey } from '../session.types.js';
-import { inTransport } from '../transports/socket.context.js';
+import { sessionContextOf } from '../core/session.context.js';
+import type { SessionKey } from '../interfaces/session-data.interface.js';
+import { inTransport } from '../sockets/socket.context.js';
 
 const sessionParam = createParamDecorator((key: string | undefined, context: ExecutionContext) => {
   const current = sessionContextOf(context);

@@ -1,6 +1,6 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { concatMap, type Observable } from 'rxjs';
-import { SessionService } from '../session.service.js';
+import { SessionService } from '../core/session.service.js';
 
 /**
  * After the handler succeeds, destroys the current session (document deleted, cookie cleared) before the

@@ -1,9 +1,10 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { concatMap, type Observable } from 'rxjs';
-import { SessionService } from '../session.service.js';
-import { PasswordChangeMetadata, type PasswordChangeOptions } from '../decorators/password-change.metadata.js';
-import { sessionLogger } from '../session.logger.js';
+import { SessionService } from '../core/session.service.js';
+import type { PasswordChangeOptions } from '../interfaces/decorator-options.interface.js';
+import { PasswordChangeMetadata } from '../session.constants.js';
+import { sessionLogger } from '../core/session.logger.js';
 
 /**
  * After the handler succeeds, ends every other session of the current user and gives the current session a

@@ -4,13 +4,13 @@ import type { Request, Response } from 'express';
 import type { Session } from 'express-session';
 import { promisify } from 'node:util';
 import { from, switchMap, type Observable } from 'rxjs';
-import { SessionLockMetadata, type SessionLockOptions } from '../decorators/session-lock.metadata.js';
-import { clearSessionCookie } from '../session.cookie.js';
+import type { SessionLockOptions } from '../interfaces/decorator-options.interface.js';
+import { clearSessionCookie } from '../http/session-cookie.util.js';
 import { SessionEndedError, SessionStoreError } from '../session.errors.js';
-import { RESOLVED_SESSION_OPTIONS } from '../session.internal-constants.js';
-import type { ResolvedSessionOptions } from '../session.options.js';
-import { sessionContextOf, throwIfLoadFailed } from '../session.request.js';
-import { SessionStore } from '../session.store.js';
+import { RESOLVED_SESSION_OPTIONS, SessionLockMetadata } from '../session.constants.js';
+import type { ResolvedSessionOptions } from '../options/session-options.resolver.js';
+import { sessionContextOf, throwIfLoadFailed } from '../core/session.context.js';
+import { SessionStore } from '../store/mongodb/mongo-session.store.js';
 
 /** The lease of `@SessionLock()` when it names none. */
 const DEFAULT_LEASE_MS = 30_000;

@@ -1,0 +1,25 @@
+import { Reflector } from '@nestjs/core';
+import type {
+  PasswordChangeOptions,
+  RecentAuthRequirement,
+  SessionLockOptions,
+} from './interfaces/decorator-options.interface.js';
+
+/** Token of the resolved options (defaults applied, validated): what the library's providers read. */
+export const RESOLVED_SESSION_OPTIONS = Symbol('nestjs-typed-session:resolved-options');
+
+/** Metadata `@PasswordChange()` sets and `PasswordChangeInterceptor` reads; not part of the public door. */
+export const PasswordChangeMetadata = Reflector.createDecorator<PasswordChangeOptions>({
+  key: 'nestjs-typed-session:password-change',
+});
+
+/** Metadata `@RequireRecentAuth()` sets and `RecentAuthGuard` reads; not part of the public door. */
+export const RecentAuthMetadata = Reflector.createDecorator<number | undefined, RecentAuthRequirement>({
+  key: 'nestjs-typed-session:recent-auth',
+  transform: (maxAgeSeconds) => ({ maxAgeSeconds }),
+});
+
+/** Metadata `@SessionLock()` sets and `SessionLockInterceptor` reads; not part of the public door. */
+export const SessionLockMetadata = Reflector.createDecorator<SessionLockOptions>({
+  key: 'nestjs-typed-session:session-lock',
+});
