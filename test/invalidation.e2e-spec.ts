@@ -3,7 +3,7 @@ import { RequestMethod, type INestApplication } from '@nestjs/common';
 import { MongoClient, type CommandStartedEvent } from 'mongodb';
 import { SessionModule, type SessionEvent, type SessionModuleOptions } from 'nestjs-typed-session';
 import request from 'supertest';
-import { SessionStore } from '../src/session/store/mongodb/mongo-session.store.js';
+import { MongoSessionStore as SessionStore } from '../src/session/store/mongodb/mongo-session.store.js';
 import { cookieFrom, sessionIdOf, setCookieFor, storedIdOf } from './support/cookies.js';
 import { mongoUri, TestDatabase } from './support/database.js';
 import { Gate, gates, scenarioOptions, startScenarioApp } from './scenarios/routes.scenario.js';

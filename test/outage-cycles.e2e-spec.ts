@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { SessionModule } from 'nestjs-typed-session';
 import { freePort, startFerretDB } from '../scripts/mongo-server.mjs';
-import { SessionStore } from '../src/session/store/mongodb/mongo-session.store.js';
+import { MongoSessionStore as SessionStore } from '../src/session/store/mongodb/mongo-session.store.js';
 import { startScenarioApp } from './scenarios/routes.scenario.js';
 
 // Issue 9: an app could stay at 503 for minutes after MongoDB came back. This test stops a real FerretDB

@@ -23,3 +23,9 @@ export const RecentAuthMetadata = Reflector.createDecorator<number | undefined, 
 export const SessionLockMetadata = Reflector.createDecorator<SessionLockOptions>({
   key: 'nestjs-typed-session:session-lock',
 });
+
+/** Token of the storage contract (`SessionStore`) the library's providers use. */
+export const SESSION_STORE = Symbol('nestjs-typed-session:store');
+
+/** Token of the `SessionCookies` binding `SessionService` clears and fits the session cookie through. */
+export const SESSION_COOKIES = Symbol('nestjs-typed-session:cookies');

@@ -13,7 +13,7 @@ import { MongoClient } from 'mongodb';
 import { CsrfGuard } from './guards/csrf.guard.js';
 import { AuthGuard } from './guards/auth.guard.js';
 import { LogoutInterceptor, PasswordChangeInterceptor, SessionLockInterceptor } from './interceptors/index.js';
-import { RESOLVED_SESSION_OPTIONS } from './session.constants.js';
+import { RESOLVED_SESSION_OPTIONS, SESSION_COOKIES, SESSION_STORE } from './session.constants.js';
 import { exclusionTest } from './http/route-exclusion.util.js';
 import { createSessionMiddleware } from './http/session.middleware.js';
 import { ConfigurableModuleClass, SESSION_MODULE_OPTIONS } from './session.module-definition.js';
@@ -21,7 +21,9 @@ import { resolveSessionOptions, type ResolvedSessionOptions } from './options/se
 import { SessionService } from './core/session.service.js';
 import { SessionEvents } from './core/session.events.js';
 import { SessionRejections } from './http/cookie-rejection.reporter.js';
-import { SessionStore } from './store/mongodb/mongo-session.store.js';
+import { MongoSessionStore } from './store/mongodb/mongo-session.store.js';
+import type { SessionStore } from './store/session-store.interface.js';
+import { HttpSessionCookies } from './http/session-cookies.service.js';
 import { RecentAuthGuard } from './guards/recent-auth.guard.js';
 import { SessionSockets } from './sockets/session-sockets.service.js';
 import { sessionLogger } from './core/session.logger.js';
@@ -38,11 +40,11 @@ import { sessionLogger } from './core/session.logger.js';
     { provide: RESOLVED_SESSION_OPTIONS, useFactory: resolveSessionOptions, inject: [SESSION_MODULE_OPTIONS] },
     SessionEvents,
     {
-      provide: SessionStore,
+      provide: MongoSessionStore,
       useFactory: (settings: ResolvedSessionOptions, events: SessionEvents) =>
         settings.client
-          ? new SessionStore(settings, settings.client, false, events)
-          : new SessionStore(
+          ? new MongoSessionStore(settings, settings.client, false, events)
+          : new MongoSessionStore(
               settings,
               new MongoClient(settings.uri!, { serverSelectionTimeoutMS: settings.storeTimeoutMs }),
               true,
@@ -50,6 +52,8 @@ import { sessionLogger } from './core/session.logger.js';
             ),
       inject: [RESOLVED_SESSION_OPTIONS, SessionEvents],
     },
+    { provide: SESSION_STORE, useExisting: MongoSessionStore },
+    { provide: SESSION_COOKIES, useClass: HttpSessionCookies },
     {
       provide: SessionRejections,
       useFactory: (events: SessionEvents) => new SessionRejections(events),
@@ -67,7 +71,8 @@ import { sessionLogger } from './core/session.logger.js';
   // The settings and the store are exported for the guards users put in their own modules (CsrfGuard).
   exports: [
     RESOLVED_SESSION_OPTIONS,
-    SessionStore,
+    SESSION_STORE,
+    MongoSessionStore,
     SessionService,
     AuthGuard,
     CsrfGuard,
@@ -84,7 +89,7 @@ export class SessionModule
 {
   constructor(
     @Inject(RESOLVED_SESSION_OPTIONS) private readonly settings: ResolvedSessionOptions,
-    private readonly store: SessionStore,
+    @Inject(SESSION_STORE) private readonly store: SessionStore,
     private readonly rejections: SessionRejections,
     private readonly adapterHost: HttpAdapterHost,
     private readonly config: ApplicationConfig,

@@ -32,3 +32,17 @@ export function quotedKeyPath(parts: readonly string[]): string {
   }
   return escapedText(path);
 }
+
+/**
+ * An error, for a log line. A server's refusal is given by its name and code only: its message may echo the
+ * document it refused (stored values, user-chosen keys). Other messages are escaped and capped.
+ */
+export function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return escapedText(String(error));
+  const { code, codeName } = error as { code?: unknown; codeName?: unknown };
+  if (error.name.startsWith('MongoServer') || error.name.startsWith('MongoBulkWrite') || typeof code === 'number') {
+    const name = typeof codeName === 'string' ? ` ${escapedText(codeName, 60)}` : '';
+    return `${error.name}${typeof code === 'number' ? ` code ${code}` : ''}${name}`;
+  }
+  return escapedText(error.message);
+}

@@ -1,4 +1,4 @@
-import type { SessionMeta } from '../store/mongodb/session.document.js';
+import type { SessionMeta } from '../store/session-store.interface.js';
 
 /** How far in the future a stamp may lie and still count (clocks of several instances differ a little). */
 const CLOCK_SKEW_MS = 60_000;

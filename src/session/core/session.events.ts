@@ -57,6 +57,7 @@ export class SessionEvents implements OnApplicationBootstrap {
   private emitter?: Emitter;
   /** Listeners inside the library (the socket registry), called before the application's. */
   private readonly listeners = new Set<(event: SessionEvent) => void>();
+  private readonly rotationListeners = new Set<(oldId: string) => void>();
 
   constructor(
     @Inject(RESOLVED_SESSION_OPTIONS) private readonly settings: { onEvent?: (event: SessionEvent) => void },
@@ -77,6 +78,21 @@ export class SessionEvents implements OnApplicationBootstrap {
   listen(listener: (event: SessionEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener` with the old id of every session given a new id, inside the library only (the socket
+   * registry closes the sockets bound to it); returns the function that stops it. Never an application
+   * event: those carry no session id.
+   */
+  onRotation(listener: (oldId: string) => void): () => void {
+    this.rotationListeners.add(listener);
+    return () => this.rotationListeners.delete(listener);
+  }
+
+  /** Tells the library's rotation listeners that the session `oldId` now has a new id. */
+  rotated(oldId: string): void {
+    for (const listener of this.rotationListeners) listener(oldId);
   }
 
   emit(type: SessionEventType, handle: string, userId: unknown, reason: SessionEventReason, ip?: string): void {

@@ -1,4 +1,4 @@
-import { ForbiddenException, HttpException, Inject, Injectable, Optional, UnauthorizedException } from '@nestjs/common';
+import { ForbiddenException, HttpException, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import type { Session as ExpressSession } from 'express-session';
 import {
   assertStorable,
@@ -10,7 +10,6 @@ import {
   isReservedKey,
   userIdOf,
 } from './session-data.util.js';
-import { clearSessionCookie, fitCookieLifetime } from '../http/session-cookie.util.js';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import {
@@ -21,13 +20,13 @@ import {
   SessionStoreError,
 } from '../session.errors.js';
 import { SessionEvents, type SessionEventReason } from './session.events.js';
-import { RESOLVED_SESSION_OPTIONS } from '../session.constants.js';
+import { RESOLVED_SESSION_OPTIONS, SESSION_COOKIES, SESSION_STORE } from '../session.constants.js';
+import type { SessionCookies } from './session-cookies.interface.js';
 import { isSocketContext, sessionContext, throwIfLoadFailed, type SessionContext } from './session.context.js';
 import type { ResolvedSessionOptions } from '../options/session-options.resolver.js';
 import { handleOfDocument, isHandle, storageKey } from './session-id.util.js';
-import { SessionStore, type SessionDocument } from '../store/mongodb/mongo-session.store.js';
+import type { SessionDocument, SessionStore } from '../store/session-store.interface.js';
 import { SocketSessionRotationError } from '../session.errors.js';
-import { SessionSockets } from '../sockets/session-sockets.service.js';
 import type {
   AppSessionData,
   SessionInfo,
@@ -79,9 +78,9 @@ export interface DestroyAllOptions {
 export class SessionService<S extends object = AppSessionData> {
   constructor(
     @Inject(RESOLVED_SESSION_OPTIONS) private readonly settings: ResolvedSessionOptions,
-    private readonly store: SessionStore,
+    @Inject(SESSION_STORE) private readonly store: SessionStore,
     private readonly events: SessionEvents,
-    @Optional() private readonly sockets?: SessionSockets,
+    @Inject(SESSION_COOKIES) private readonly cookies: SessionCookies,
   ) {}
 
   /** The current session, typed; `undefined` when the request has none (or after `destroy()`). */
@@ -228,7 +227,7 @@ export class SessionService<S extends object = AppSessionData> {
       );
       if (outcome === 'ended') this.ended();
     }
-    this.sockets?.closeSession(oldId); // its sockets reconnect with the new cookie
+    this.events.rotated(oldId); // its sockets reconnect with the new cookie
   }
 
   /**
@@ -294,7 +293,7 @@ export class SessionService<S extends object = AppSessionData> {
         ip: req.ip,
         remember: options.remember === true ? true : undefined,
       });
-      if (options.remember === true) fitCookieLifetime(context, this.store);
+      if (options.remember === true) this.cookies.fitLifetime(context);
       asRecord(req.session)[CSRF_KEY] = newCsrfToken(); // a new token with every login
       await fromCallback((done) => req.session.save(done));
     };
@@ -305,7 +304,7 @@ export class SessionService<S extends object = AppSessionData> {
         await open();
       });
     });
-    this.sockets?.closeSession(oldId);
+    this.events.rotated(oldId);
     this.events.emit('created', this.store.handleOf(req.session), userId, 'login');
   }
 
@@ -353,7 +352,7 @@ export class SessionService<S extends object = AppSessionData> {
   async listForUser(userId: SessionUserId<S>): Promise<SessionInfo<S>[]> {
     assertUserId('SessionService.listForUser()', userId);
     const currentKey = this.currentKey();
-    const documents = await asStoreCall('list the sessions', () => this.store.sessions.findByUser(userId));
+    const documents = await asStoreCall('list the sessions', () => this.store.findByUser(userId));
     return documents.map((document: SessionDocument) => ({
       handle: handleOfDocument(document),
       current: document._id === currentKey,
@@ -392,7 +391,7 @@ export class SessionService<S extends object = AppSessionData> {
       await this.end('revoked', 'revoke');
       return true;
     }
-    const deleted = await asStoreCall('delete the session', () => this.store.sessions.deleteByHandle(userId, handle));
+    const deleted = await asStoreCall('delete the session', () => this.store.deleteByHandle(userId, handle));
     if (deleted === 0) return false;
     this.noStore();
     this.events.emit('revoked', handle, userId, 'revoke');
@@ -424,9 +423,9 @@ export class SessionService<S extends object = AppSessionData> {
       ended = 1;
     }
     const keepKey = options.exceptCurrent ? this.currentKey() : undefined;
-    const others = await asStoreCall('list the sessions', () => this.store.sessions.findByUser(userId));
+    const others = await asStoreCall('list the sessions', () => this.store.findByUser(userId));
     const deleted = await asStoreCall('delete the sessions', () =>
-      this.store.sessions.deleteByUser(userId, { except: keepKey }),
+      this.store.deleteByUser(userId, { except: keepKey }),
     );
     for (const document of others) {
       if (document._id !== keepKey) this.events.emit('revoked', handleOfDocument(document), userId, reason);
@@ -453,7 +452,7 @@ export class SessionService<S extends object = AppSessionData> {
    */
   private async makeRoom(userId: string | number, limit: number): Promise<void> {
     const currentKey = this.currentKey();
-    const sessions = (await this.store.sessions.findByUser(userId)).filter((document) => document._id !== currentKey);
+    const sessions = (await this.store.findByUser(userId)).filter((document) => document._id !== currentKey);
     if (sessions.length < limit) return;
     if (this.settings.onSessionLimit === 'refuse') {
       throw new ForbiddenException(
@@ -462,7 +461,7 @@ export class SessionService<S extends object = AppSessionData> {
     }
     sessions.sort((a, b) => loginTime(a) - loginTime(b));
     const evicted = sessions.slice(0, sessions.length - limit + 1);
-    await this.store.sessions.deleteByUser(userId, { only: evicted.map((document) => document._id) });
+    await this.store.deleteByUser(userId, { only: evicted.map((document) => document._id) });
     for (const document of evicted) this.events.emit('revoked', handleOfDocument(document), userId, 'session-limit');
   }
 
@@ -520,7 +519,7 @@ export class SessionService<S extends object = AppSessionData> {
   private clearCookie(): void {
     const context = sessionContext.getStore();
     if (!context) return;
-    clearSessionCookie(context.req, context.res, this.settings);
+    this.cookies.clear(context);
     this.noStore();
   }
 

@@ -9,13 +9,19 @@ import { AuthGuard } from './auth.guard.js';
 import { sessionContext } from '../core/session.context.js';
 import { resolveSessionOptions } from '../options/session-options.resolver.js';
 import { SessionService } from '../core/session.service.js';
-import type { SessionStore } from '../store/mongodb/mongo-session.store.js';
+import type { SessionStore } from '../store/session-store.interface.js';
+import type { SessionCookies } from '../core/session-cookies.interface.js';
 
 // The guard judges a handler only by the session of the request behind it. Everything else fails closed.
 
 const settings = resolveSessionOptions({ secret: 'guard-spec-secret', uri: 'mongodb://127.0.0.1:1' });
 // The guard reads the session through the service, never the store: no store is needed to judge.
-const sessions = new SessionService(settings, undefined as unknown as SessionStore, {} as SessionEvents);
+const sessions = new SessionService(
+  settings,
+  undefined as unknown as SessionStore,
+  {} as SessionEvents,
+  undefined as unknown as SessionCookies,
+);
 const guard = new AuthGuard(sessions, new Reflector());
 
 // Never called: the guard reads only the metadata of the handler and its class.

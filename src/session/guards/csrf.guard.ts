@@ -5,11 +5,11 @@ import type { Request } from 'express';
 import { sessionCookieCount } from '../http/session-cookie.util.js';
 import { CsrfTokenError } from '../session.errors.js';
 import { claimedOrigin, isAllowedOrigin } from '../http/origin.util.js';
-import { RESOLVED_SESSION_OPTIONS } from '../session.constants.js';
+import { RESOLVED_SESSION_OPTIONS, SESSION_STORE } from '../session.constants.js';
 import { sessionLogger } from '../core/session.logger.js';
 import type { ResolvedSessionOptions } from '../options/session-options.resolver.js';
 import { httpRequestOf, sessionContextOf, throwIfLoadFailed } from '../core/session.context.js';
-import { SessionStore } from '../store/mongodb/mongo-session.store.js';
+import type { SessionStore } from '../store/session-store.interface.js';
 
 /** Methods that must not change state, and so are never checked (TRACE is checked: Express routes it). */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -44,7 +44,7 @@ export class CsrfGuard implements CanActivate {
 
   constructor(
     @Inject(RESOLVED_SESSION_OPTIONS) private readonly settings: ResolvedSessionOptions,
-    private readonly store: SessionStore,
+    @Inject(SESSION_STORE) private readonly store: SessionStore,
   ) {
     this.hostPrefixAdvice = !settings.name.startsWith('__Host-') && settings.cookie.domain === undefined;
   }

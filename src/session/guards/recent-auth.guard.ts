@@ -1,13 +1,13 @@
 import { Inject, Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { RecentAuthMetadata } from '../session.constants.js';
+import { RecentAuthMetadata, SESSION_STORE } from '../session.constants.js';
 import { RecentAuthRequiredError } from '../session.errors.js';
 import { RESOLVED_SESSION_OPTIONS } from '../session.constants.js';
 import type { ResolvedSessionOptions } from '../options/session-options.resolver.js';
 import { isRecentAuthentication } from '../core/recent-auth.util.js';
 import { sessionContextOf } from '../core/session.context.js';
 import { SessionService } from '../core/session.service.js';
-import { SessionStore } from '../store/mongodb/mongo-session.store.js';
+import type { SessionStore } from '../store/session-store.interface.js';
 import { inTransport } from '../sockets/socket.context.js';
 
 /**
@@ -22,7 +22,7 @@ export class RecentAuthGuard implements CanActivate {
   constructor(
     protected readonly sessions: SessionService,
     protected readonly reflector: Reflector,
-    private readonly store: SessionStore,
+    @Inject(SESSION_STORE) private readonly store: SessionStore,
     @Inject(RESOLVED_SESSION_OPTIONS) private readonly settings: ResolvedSessionOptions,
   ) {}
 

@@ -6,7 +6,7 @@ import { clearSessionCookie } from './session-cookie.util.js';
 import type { SessionContext } from '../core/session.context.js';
 import { SessionDataError, SessionEndedError, SessionStoreError } from '../session.errors.js';
 import type { ResolvedSessionOptions } from '../options/session-options.resolver.js';
-import type { SessionStore } from '../store/mongodb/mongo-session.store.js';
+import type { SessionStore } from '../store/session-store.interface.js';
 import { shadowedMember } from '../core/session-data.util.js';
 
 /** The response methods that send its first byte: the commit comes before any of them reaches the socket. */

@@ -4,7 +4,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { SessionContext } from '../core/session.context.js';
 import type { ResolvedSessionOptions } from '../options/session-options.resolver.js';
-import type { SessionStore } from '../store/mongodb/mongo-session.store.js';
+import type { SessionStore } from '../store/session-store.interface.js';
 
 /** The `cookie` package's parser, the very copy express-session parses the `Cookie` header with. */
 const { parse: parseCookies } = createRequire(createRequire(import.meta.url).resolve('express-session'))('cookie') as {

@@ -15,7 +15,7 @@ import { sessionHandle } from '../core/session-id.util.js';
 import { sessionContext, type SessionContext } from '../core/session.context.js';
 import type { ResolvedSessionOptions } from '../options/session-options.resolver.js';
 import type { SessionRejections } from './cookie-rejection.reporter.js';
-import type { SessionStore } from '../store/mongodb/mongo-session.store.js';
+import type { SessionStore } from '../store/session-store.interface.js';
 import { sessionLogger } from '../core/session.logger.js';
 import { commitBeforeAnswer } from './session-commit.util.js';
 

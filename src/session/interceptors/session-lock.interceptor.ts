@@ -7,10 +7,10 @@ import { from, switchMap, type Observable } from 'rxjs';
 import type { SessionLockOptions } from '../interfaces/decorator-options.interface.js';
 import { clearSessionCookie } from '../http/session-cookie.util.js';
 import { SessionEndedError, SessionStoreError } from '../session.errors.js';
-import { RESOLVED_SESSION_OPTIONS, SessionLockMetadata } from '../session.constants.js';
+import { RESOLVED_SESSION_OPTIONS, SESSION_STORE, SessionLockMetadata } from '../session.constants.js';
 import type { ResolvedSessionOptions } from '../options/session-options.resolver.js';
 import { sessionContextOf, throwIfLoadFailed } from '../core/session.context.js';
-import { SessionStore } from '../store/mongodb/mongo-session.store.js';
+import type { SessionStore } from '../store/session-store.interface.js';
 
 /** The lease of `@SessionLock()` when it names none. */
 const DEFAULT_LEASE_MS = 30_000;
@@ -27,7 +27,7 @@ const NOT_FOUND = 'failed to load session';
 export class SessionLockInterceptor implements NestInterceptor {
   constructor(
     @Inject(RESOLVED_SESSION_OPTIONS) protected readonly settings: ResolvedSessionOptions,
-    protected readonly store: SessionStore,
+    @Inject(SESSION_STORE) protected readonly store: SessionStore,
     protected readonly reflector: Reflector,
   ) {}
 

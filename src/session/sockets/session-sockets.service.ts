@@ -8,11 +8,11 @@ import { SessionEvents, type SessionEvent } from '../core/session.events.js';
 import { presentedCookie } from '../http/session-cookie.util.js';
 import { sessionHandle, storageKey } from '../core/session-id.util.js';
 import { isAllowedOrigin } from '../http/origin.util.js';
-import { RESOLVED_SESSION_OPTIONS } from '../session.constants.js';
+import { RESOLVED_SESSION_OPTIONS, SESSION_STORE } from '../session.constants.js';
 import { NO_RESPONSE, sessionContext, type SocketSessionContext } from '../core/session.context.js';
 import type { ResolvedSessionOptions } from '../options/session-options.resolver.js';
-import { SessionStore } from '../store/mongodb/mongo-session.store.js';
-import { describeError } from '../store/mongodb/store-calls.util.js';
+import type { SessionStore } from '../store/session-store.interface.js';
+import { describeError } from '../core/log-text.util.js';
 import { SocketSessionRotationError } from '../session.errors.js';
 import { sessionLogger } from '../core/session.logger.js';
 
@@ -65,18 +65,20 @@ export class SessionSockets implements OnApplicationShutdown {
    */
   private readonly keysByHandle = new Map<string, Set<string>>();
   private readonly stopListening: () => void;
+  private readonly stopRotations: () => void;
   private timer?: NodeJS.Timeout;
   private checking?: Promise<void>;
   private checkFailed = false;
 
   constructor(
     @Inject(RESOLVED_SESSION_OPTIONS) private readonly settings: ResolvedSessionOptions,
-    private readonly store: SessionStore,
+    @Inject(SESSION_STORE) private readonly store: SessionStore,
     events: SessionEvents,
   ) {
     this.stopListening = events.listen((event) => {
       if (ENDING_EVENTS.has(event.type)) this.endHandle(event.handle);
     });
+    this.stopRotations = events.onRotation((oldId) => this.closeSession(oldId));
   }
 
   /**
@@ -206,6 +208,7 @@ export class SessionSockets implements OnApplicationShutdown {
 
   onApplicationShutdown(): void {
     this.stopListening();
+    this.stopRotations();
     this.stopTimer();
   }
 
@@ -214,7 +217,7 @@ export class SessionSockets implements OnApplicationShutdown {
     try {
       for (let start = 0; start < keys.length; start += CHECK_BATCH) {
         const batch = keys.slice(start, start + CHECK_BATCH);
-        const alive = await this.store.sessions.liveAmong(batch);
+        const alive = await this.store.liveAmong(batch);
         for (const key of batch) if (!alive.has(key)) this.end(key);
       }
       if (this.checkFailed) this.logger.log('Open WebSocket sessions are checked again.');

@@ -17,13 +17,12 @@ import type { ResolvedSessionOptions } from '../../options/session-options.resol
 import { checkSessionData } from '../../core/session.schema.js';
 import { changesSince, snapshotOf, type FieldSnapshot } from './session-changes.util.js';
 import { SessionCollection } from './session.collection.js';
-import { freshMeta, type SessionDocument, type SessionMeta } from './session.document.js';
+import type { RotationOutcome, SessionDocument, SessionMeta, SessionStore } from '../session-store.interface.js';
+import { freshMeta } from './session.document.js';
 import { SessionExpiry } from './session-expiry.util.js';
 import { StoreCalls } from './store-calls.util.js';
 import { UserLock } from './user.lock.js';
 import { WriteQueue } from './write.queue.js';
-
-export type { SessionDocument, SessionMeta } from './session.document.js';
 
 type Callback<T = void> = (error: unknown, result?: T) => void;
 
@@ -64,14 +63,12 @@ function attachRecord(session: object, record: SessionRecord): void {
   (session as Recorded)[RECORD] = record;
 }
 
-/** How a rotation that keeps data ended. */
-export type RotationOutcome = 'rotated' | 'ended';
-
 /** Unknown-id lookups waiting for the middleware to report them, at most. */
 const MAX_PENDING_UNKNOWN = 1000;
 
 /**
- * The express-session store behind the session middleware: connect-mongo's, with the guarantees it lacks.
+ * The MongoDB `SessionStore`: connect-mongo's express-session store, with the guarantees of the storage
+ * contract (`SessionStore`) that it lacks.
  *
  * - a session loaded from MongoDB is only ever updated, never upserted: once it is destroyed (logout,
  *   revocation, expiry), a request still in flight cannot write it back; only a session created in this
@@ -87,7 +84,7 @@ const MAX_PENDING_UNKNOWN = 1000;
  * the per-user lock in `UserLock`. Sessions are stored as documents (`stringify: false`), under the hash of
  * their id, so that the user id is queryable through an index and the collection holds no usable id.
  */
-export class SessionStore extends MongoStore {
+export class MongoSessionStore extends MongoStore implements SessionStore {
   /** The sessions collection: per-user queries, indexes, cleanup. */
   readonly sessions: SessionCollection;
   /** The expiry rules in force. */
@@ -323,6 +320,22 @@ export class SessionStore extends MongoStore {
       leaseMs,
       'Another request of this session is being handled; try again in a moment.',
     );
+  }
+
+  findByUser(userId: string | number): Promise<SessionDocument[]> {
+    return this.sessions.findByUser(userId);
+  }
+
+  deleteByHandle(userId: unknown, handle: unknown): Promise<number> {
+    return this.sessions.deleteByHandle(userId, handle);
+  }
+
+  deleteByUser(userId: string | number, select?: { except?: string; only?: string | string[] }): Promise<number> {
+    return this.sessions.deleteByUser(userId, select);
+  }
+
+  liveAmong(keys: string[]): Promise<Set<string>> {
+    return this.sessions.liveAmong(keys);
   }
 
   /** Stops the cleanup and the client's recovery, and closes the client when the module created it. */

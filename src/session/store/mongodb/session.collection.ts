@@ -6,7 +6,8 @@ import { handleOfDocument, isHandle } from '../../core/session-id.util.js';
 import type { ResolvedSessionOptions } from '../../options/session-options.resolver.js';
 import type { SessionDocument } from './session.document.js';
 import type { SessionExpiry } from './session-expiry.util.js';
-import { describeError, type StoreCalls } from './store-calls.util.js';
+import { describeError } from '../../core/log-text.util.js';
+import type { StoreCalls } from './store-calls.util.js';
 
 /** MongoDB error codes meaning "this server does not implement that" (FerretDB 1.x for TTL indexes). */
 const NOT_IMPLEMENTED_CODES = new Set([115, 238]);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { MongoServerError } from 'mongodb';
-import { describeError, StoreTimeoutError } from './store-calls.util.js';
+import { describeError } from '../../core/log-text.util.js';
+import { StoreTimeoutError } from './store-calls.util.js';
 
 describe('describeError', () => {
   it("gives a server's refusal by name and code, never its message (it may echo stored values)", () => {

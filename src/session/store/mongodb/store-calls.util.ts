@@ -1,5 +1,5 @@
 import type { Collection, MongoClient } from 'mongodb';
-import { escapedText } from '../../core/log-text.util.js';
+import { describeError } from '../../core/log-text.util.js';
 import { sessionLogger } from '../../core/session.logger.js';
 import { ClientRecovery } from './client.recovery.js';
 import type { SessionDocument } from './session.document.js';
@@ -21,20 +21,6 @@ const OUTAGE_ERRORS = new Set([
 /** An error that means "MongoDB cannot be reached", as opposed to one about the operation itself. */
 export function isOutage(error: unknown): boolean {
   return error instanceof Error && OUTAGE_ERRORS.has(error.name);
-}
-
-/**
- * An error, for a log line. A server's refusal is given by its name and code only: its message may echo the
- * document it refused (stored values, user-chosen keys). Other messages are escaped and capped.
- */
-export function describeError(error: unknown): string {
-  if (!(error instanceof Error)) return escapedText(String(error));
-  const { code, codeName } = error as { code?: unknown; codeName?: unknown };
-  if (error.name.startsWith('MongoServer') || error.name.startsWith('MongoBulkWrite') || typeof code === 'number') {
-    const name = typeof codeName === 'string' ? ` ${escapedText(codeName, 60)}` : '';
-    return `${error.name}${typeof code === 'number' ? ` code ${code}` : ''}${name}`;
-  }
-  return escapedText(error.message);
 }
 
 /**
