@@ -22,7 +22,7 @@ export { CsrfGuard } from './guards/csrf.guard.js';
 export { AuthGuard } from './guards/auth.guard.js';
 export { RecentAuthGuard } from './guards/recent-auth.guard.js';
 export { SessionModule } from './session.module.js';
-export type { ExcludedRoute } from './http/route-exclusion.util.js';
+export type { ExcludedRoute } from './interfaces/session-options.interface.js';
 export type { SessionModuleExtras } from './session.module-definition.js';
 export type {
   AutoRemoveMode,
@@ -31,14 +31,14 @@ export type {
   SessionCookieOptions,
   SessionLimitPolicy,
   SessionModuleOptions,
-} from './options/session-options.resolver.js';
+} from './interfaces/session-options.interface.js';
 export type { SessionSchema } from './core/session.schema.js';
-export {
-  SessionService,
-  type DestroyAllOptions,
-  type LoginOptions,
-  type RegenerateOptions,
-} from './core/session.service.js';
+export { SessionService } from './core/session.service.js';
+export type {
+  DestroyAllOptions,
+  LoginOptions,
+  RegenerateOptions,
+} from './interfaces/session-service-options.interface.js';
 export type {
   AppSessionData,
   SessionInfo,

@@ -1,5 +1,5 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
-import type { SessionModuleOptions } from './options/session-options.resolver.js';
+import type { SessionModuleOptions } from './interfaces/session-options.interface.js';
 
 /** Extra options of `forRoot`/`forRootAsync` that are not session options. */
 export interface SessionModuleExtras {

@@ -17,8 +17,12 @@ import { RESOLVED_SESSION_OPTIONS, SESSION_COOKIES, SESSION_STORE } from './sess
 import { exclusionTest } from './http/route-exclusion.util.js';
 import { createSessionMiddleware } from './http/session.middleware.js';
 import { ConfigurableModuleClass, SESSION_MODULE_OPTIONS } from './session.module-definition.js';
-import { resolveSessionOptions, type ResolvedSessionOptions } from './options/session-options.resolver.js';
+import { resolveSessionOptions } from './options/session-options.resolver.js';
+import type { ResolvedSessionOptions } from './interfaces/resolved-session-options.interface.js';
+import { CurrentSession } from './core/current-session.service.js';
+import { SessionRotation } from './core/session-rotation.service.js';
 import { SessionService } from './core/session.service.js';
+import { UserSessions } from './core/user-sessions.service.js';
 import { SessionEvents } from './core/session.events.js';
 import { SessionRejections } from './http/cookie-rejection.reporter.js';
 import { MongoSessionStore } from './store/mongodb/mongo-session.store.js';
@@ -59,6 +63,9 @@ import { sessionLogger } from './core/session.logger.js';
       useFactory: (events: SessionEvents) => new SessionRejections(events),
       inject: [SessionEvents],
     },
+    CurrentSession,
+    UserSessions,
+    SessionRotation,
     SessionService,
     AuthGuard,
     CsrfGuard,

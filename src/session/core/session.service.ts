@@ -1,32 +1,5 @@
-import { ForbiddenException, HttpException, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
-import type { Session as ExpressSession } from 'express-session';
-import {
-  assertStorable,
-  assertUserId,
-  assertWithinSize,
-  CSRF_KEY,
-  asRecord,
-  applicationData,
-  isReservedKey,
-  userIdOf,
-} from './session-data.util.js';
-import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
-import {
-  SessionCookieError,
-  SessionDataError,
-  SessionEndedError,
-  SessionNotAvailableError,
-  SessionStoreError,
-} from '../session.errors.js';
-import { SessionEvents, type SessionEventReason } from './session.events.js';
-import { RESOLVED_SESSION_OPTIONS, SESSION_COOKIES, SESSION_STORE } from '../session.constants.js';
-import type { SessionCookies } from './session-cookies.interface.js';
-import { isSocketContext, sessionContext, throwIfLoadFailed, type SessionContext } from './session.context.js';
-import type { ResolvedSessionOptions } from '../options/session-options.resolver.js';
-import { handleOfDocument, isHandle, storageKey } from './session-id.util.js';
-import type { SessionDocument, SessionStore } from '../store/session-store.interface.js';
-import { SocketSessionRotationError } from '../session.errors.js';
+import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
+import type { ResolvedSessionOptions } from '../interfaces/resolved-session-options.interface.js';
 import type {
   AppSessionData,
   SessionInfo,
@@ -34,29 +7,26 @@ import type {
   SessionUserId,
   UserSession,
 } from '../interfaces/session-data.interface.js';
-
-/** Options of `SessionService.regenerate`. */
-export interface RegenerateOptions<S extends object = AppSessionData> {
-  /** Data to carry over to the new id: a list of keys, or `true` for all of it. Default: nothing. */
-  keep?: readonly SessionKey<S>[] | true;
-}
-
-/** Options of `SessionService.login`. */
-export interface LoginOptions {
-  /**
-   * "Remember me": this session gets the `rememberMe` timeouts (default: 30 days idle) and a persistent
-   * cookie that follows them, whatever `cookie.persistent` says. Default `false`.
-   */
-  remember?: boolean;
-}
-
-/** Options of `SessionService.destroyAllForUser`. */
-export interface DestroyAllOptions {
-  /** Leave the session of the current request alive. Default `false`. */
-  exceptCurrent?: boolean;
-  /** The reason given in the `revoked` events. Default `'revoke-all'`. */
-  reason?: SessionEventReason;
-}
+import type {
+  DestroyAllOptions,
+  LoginOptions,
+  RegenerateOptions,
+} from '../interfaces/session-service-options.interface.js';
+import { RESOLVED_SESSION_OPTIONS, SESSION_STORE } from '../session.constants.js';
+import { SessionDataError } from '../session.errors.js';
+import type { SessionStore } from '../store/session-store.interface.js';
+import { CurrentSession, fromCallback, newCsrfToken } from './current-session.service.js';
+import {
+  applicationData,
+  asRecord,
+  assertStorable,
+  assertWithinSize,
+  CSRF_KEY,
+  userIdOf,
+} from './session-data.util.js';
+import { SessionEvents } from './session.events.js';
+import { SessionRotation } from './session-rotation.service.js';
+import { UserSessions } from './user-sessions.service.js';
 
 /**
  * Typed access to the current request's session, and to every session of a user.
@@ -80,12 +50,14 @@ export class SessionService<S extends object = AppSessionData> {
     @Inject(RESOLVED_SESSION_OPTIONS) private readonly settings: ResolvedSessionOptions,
     @Inject(SESSION_STORE) private readonly store: SessionStore,
     private readonly events: SessionEvents,
-    @Inject(SESSION_COOKIES) private readonly cookies: SessionCookies,
+    private readonly current: CurrentSession,
+    private readonly users: UserSessions,
+    private readonly rotation: SessionRotation,
   ) {}
 
   /** The current session, typed; `undefined` when the request has none (or after `destroy()`). */
   get session(): UserSession<S> | undefined {
-    return this.loaded('session').req.session as UserSession<S> | undefined;
+    return this.current.loaded('session').req.session as UserSession<S> | undefined;
   }
 
   /** The current session id; `undefined` when the request has no session. */
@@ -136,13 +108,13 @@ export class SessionService<S extends object = AppSessionData> {
       );
     }
     for (const [key, value] of Object.entries(values)) assertStorable(key, value);
-    const after = applicationData(this.require('patch'));
+    const after = applicationData(this.current.require('patch'));
     for (const [key, value] of Object.entries(values)) {
       if (value === undefined) delete after[key];
       else after[key] = value;
     }
     assertWithinSize(after, this.settings.maxSessionBytes);
-    this.apply(values);
+    this.current.apply(values);
   }
 
   /** `true` when the current session is authenticated (see the `isAuthenticated` option). */
@@ -182,9 +154,9 @@ export class SessionService<S extends object = AppSessionData> {
    * @throws SessionStoreError (503) when MongoDB could not write it; nothing more is written in this request.
    */
   async save(): Promise<void> {
-    const session = this.require('save');
-    await this.guarded('save the session', () => fromCallback((done) => session.save(done)));
-    if (this.store.wasEndedElsewhere(session)) this.ended();
+    const session = this.current.require('save');
+    await this.current.storeCall('save the session', () => fromCallback((done) => session.save(done)), 'detach');
+    if (this.store.wasEndedElsewhere(session)) this.current.ended();
   }
 
   /**
@@ -200,34 +172,8 @@ export class SessionService<S extends object = AppSessionData> {
    * @throws SessionBusyError (429) when other changes to the user's sessions hold the user's lock too long.
    * @throws SessionStoreError (503) when MongoDB failed; the request keeps no session, no cookie is sent.
    */
-  async regenerate(options: RegenerateOptions<S> = {}): Promise<void> {
-    const { req } = this.context('regenerate');
-    this.assertCanIssueCookie(req);
-    const old = this.require('regenerate');
-    const oldId = old.id;
-    const data = applicationData(old);
-    const keep = options.keep === true ? Object.keys(data) : (options.keep ?? []);
-    for (const key of keep) {
-      if (typeof key !== 'string' || isReservedKey(key)) {
-        throw new SessionDataError(`regenerate() cannot keep ${JSON.stringify(String(key))}: it is not a data key.`);
-      }
-    }
-    const kept = Object.fromEntries(keep.filter((key) => key in data).map((key) => [key, data[key]]));
-    for (const [key, value] of Object.entries(kept)) assertStorable(key, value);
-    assertWithinSize(kept, this.settings.maxSessionBytes);
-    if (Object.keys(kept).length === 0) {
-      await this.guarded('regenerate the session', () => fromCallback((done) => old.regenerate(done)));
-    } else {
-      // Under the user's lock, as per-user deletions are: no deletion can run between the new document's
-      // insert and the old one's delete, which a multi-document delete (not a snapshot) could miss.
-      const userId = userIdOf(old, this.settings);
-      const rotate = () => this.store.rotateKeeping(req, kept);
-      const outcome = await this.guarded('regenerate the session', () =>
-        userId === undefined ? rotate() : this.store.withUserLock(userId, rotate),
-      );
-      if (outcome === 'ended') this.ended();
-    }
-    this.events.rotated(oldId); // its sockets reconnect with the new cookie
+  regenerate(options: RegenerateOptions<S> = {}): Promise<void> {
+    return this.rotation.regenerate(options);
   }
 
   /**
@@ -249,7 +195,7 @@ export class SessionService<S extends object = AppSessionData> {
    */
   async confirmAuthentication(): Promise<void> {
     if (!this.isAuthenticated()) throw new UnauthorizedException('Authentication required');
-    const meta = this.store.metaOf(this.require('confirmAuthentication'));
+    const meta = this.store.metaOf(this.current.require('confirmAuthentication'));
     const previous = meta.reauthenticatedAt;
     meta.reauthenticatedAt = new Date(); // carried to the new document by the rotation
     try {
@@ -271,41 +217,8 @@ export class SessionService<S extends object = AppSessionData> {
    * @throws SessionBusyError (429) when other changes to the user's sessions hold the user's lock too long.
    * @throws SessionStoreError (503) when MongoDB failed; no session and no cookie come out of the request.
    */
-  async login(data: S, options: LoginOptions = {}): Promise<void> {
-    const userId = asRecord(data)[this.settings.userIdField];
-    assertUserId(`SessionService.login() (data.${this.settings.userIdField}, the option userIdField)`, userId);
-    for (const [key, value] of Object.entries(data)) assertStorable(key, value);
-    assertWithinSize(data, this.settings.maxSessionBytes);
-    const context = this.context('login');
-    const { req } = context;
-    this.assertCanIssueCookie(req);
-    const old = this.require('login');
-    const oldId = old.id;
-    const open = async () => {
-      await fromCallback((done) => old.regenerate(done));
-      this.apply(data); // checked above, before the old session was given up
-      const now = new Date();
-      this.store.setMeta(req.session, {
-        createdAt: now,
-        loginAt: now,
-        lastSeenAt: now,
-        userAgent: req.get('user-agent')?.slice(0, 256),
-        ip: req.ip,
-        remember: options.remember === true ? true : undefined,
-      });
-      if (options.remember === true) this.cookies.fitLifetime(context);
-      asRecord(req.session)[CSRF_KEY] = newCsrfToken(); // a new token with every login
-      await fromCallback((done) => req.session.save(done));
-    };
-    await this.guarded('log in', async () => {
-      if (this.settings.maxSessionsPerUser === undefined) return open();
-      return this.store.withUserLock(userId, async () => {
-        await this.makeRoom(userId, this.settings.maxSessionsPerUser!);
-        await open();
-      });
-    });
-    this.events.rotated(oldId);
-    this.events.emit('created', this.store.handleOf(req.session), userId, 'login');
+  login(data: S, options: LoginOptions = {}): Promise<void> {
+    return this.rotation.login(data, options);
   }
 
   /**
@@ -317,7 +230,7 @@ export class SessionService<S extends object = AppSessionData> {
    * @throws SessionNotAvailableError outside a request that has a session.
    */
   csrfToken(): string {
-    const session = asRecord(this.require('csrfToken'));
+    const session = asRecord(this.current.require('csrfToken'));
     const token = session[CSRF_KEY];
     if (typeof token === 'string') return token;
     const created = newCsrfToken();
@@ -339,7 +252,7 @@ export class SessionService<S extends object = AppSessionData> {
    * @throws SessionStoreError when MongoDB could not delete the document.
    */
   async destroy(): Promise<void> {
-    await this.end('destroyed', 'logout');
+    await this.current.end('destroyed', 'logout');
   }
 
   /**
@@ -349,21 +262,8 @@ export class SessionService<S extends object = AppSessionData> {
    * @throws SessionDataError (400) when `userId` is not a non-empty string or a finite number (an operator
    * object from a request body, `undefined`…); nothing is queried.
    */
-  async listForUser(userId: SessionUserId<S>): Promise<SessionInfo<S>[]> {
-    assertUserId('SessionService.listForUser()', userId);
-    const currentKey = this.currentKey();
-    const documents = await asStoreCall('list the sessions', () => this.store.findByUser(userId));
-    return documents.map((document: SessionDocument) => ({
-      handle: handleOfDocument(document),
-      current: document._id === currentKey,
-      createdAt: document.createdAt,
-      loginAt: document.loginAt,
-      lastSeenAt: document.lastSeenAt,
-      expiresAt: document.expires,
-      userAgent: document.userAgent,
-      ip: document.ip,
-      data: applicationData(document.session) as Partial<S>,
-    }));
+  listForUser(userId: SessionUserId<S>): Promise<SessionInfo<S>[]> {
+    return this.users.list(userId) as Promise<SessionInfo<S>[]>;
   }
 
   /**
@@ -375,27 +275,8 @@ export class SessionService<S extends object = AppSessionData> {
    * @throws SessionDataError (400) when `userId` is not a non-empty string or a finite number, or `handle`
    * is not a string of the handle format; nothing is queried.
    */
-  async revoke(userId: SessionUserId<S>, handle: string): Promise<boolean> {
-    assertUserId('SessionService.revoke()', userId);
-    if (!isHandle(handle)) {
-      throw new SessionDataError('SessionService.revoke() needs a session handle as listForUser() gives it.');
-    }
-    const current = sessionContext.getStore()?.req.session;
-    if (
-      current &&
-      this.store.isStored(current) &&
-      this.store.handleOf(current) === handle &&
-      userIdOf(current, this.settings) === userId
-    ) {
-      this.noStore();
-      await this.end('revoked', 'revoke');
-      return true;
-    }
-    const deleted = await asStoreCall('delete the session', () => this.store.deleteByHandle(userId, handle));
-    if (deleted === 0) return false;
-    this.noStore();
-    this.events.emit('revoked', handle, userId, 'revoke');
-    return true;
+  revoke(userId: SessionUserId<S>, handle: string): Promise<boolean> {
+    return this.users.revoke(userId, handle);
   }
 
   /**
@@ -405,168 +286,7 @@ export class SessionService<S extends object = AppSessionData> {
    * @throws SessionDataError (400) when `userId` is not a non-empty string or a finite number; nothing is
    * queried, deleted or locked.
    */
-  async destroyAllForUser(userId: SessionUserId<S>, options: DestroyAllOptions = {}): Promise<number> {
-    assertUserId('SessionService.destroyAllForUser()', userId);
-    // Under the user's lock, so that no rotation of one of the user's sessions is half done meanwhile.
-    return asStoreCall('delete the sessions', () =>
-      this.store.withUserLock(userId, () => this.destroyAllLocked(userId, options)),
-    );
+  destroyAllForUser(userId: SessionUserId<S>, options: DestroyAllOptions = {}): Promise<number> {
+    return this.users.destroyAll(userId, options);
   }
-
-  private async destroyAllLocked(userId: string | number, options: DestroyAllOptions): Promise<number> {
-    const reason = options.reason ?? 'revoke-all';
-    const current = sessionContext.getStore()?.req.session;
-    this.noStore();
-    let ended = 0;
-    if (current && !options.exceptCurrent && userIdOf(current, this.settings) === userId) {
-      await this.end('revoked', reason);
-      ended = 1;
-    }
-    const keepKey = options.exceptCurrent ? this.currentKey() : undefined;
-    const others = await asStoreCall('list the sessions', () => this.store.findByUser(userId));
-    const deleted = await asStoreCall('delete the sessions', () =>
-      this.store.deleteByUser(userId, { except: keepKey }),
-    );
-    for (const document of others) {
-      if (document._id !== keepKey) this.events.emit('revoked', handleOfDocument(document), userId, reason);
-    }
-    return ended + deleted;
-  }
-
-  /** Ends the current session: document, cookie, `req.session`; and says so in an event. */
-  private async end(type: 'destroyed' | 'revoked', reason: SessionEventReason): Promise<void> {
-    const { req } = this.loaded('destroy');
-    const session = req.session as ExpressSession | undefined;
-    if (session) {
-      const userId = userIdOf(session, this.settings);
-      const handle = this.store.handleOf(session);
-      await this.guarded('delete the session', () => fromCallback((done) => session.destroy(done)));
-      this.events.emit(type, handle, userId, reason);
-    }
-    this.clearCookie();
-  }
-
-  /**
-   * Makes room for one more session of the user, under the per-user lock: ends the oldest sessions, or
-   * refuses the login (`onSessionLimit: 'refuse'`). The current session, replaced by the login, does not count.
-   */
-  private async makeRoom(userId: string | number, limit: number): Promise<void> {
-    const currentKey = this.currentKey();
-    const sessions = (await this.store.findByUser(userId)).filter((document) => document._id !== currentKey);
-    if (sessions.length < limit) return;
-    if (this.settings.onSessionLimit === 'refuse') {
-      throw new ForbiddenException(
-        `Too many active sessions for this account (at most ${limit}): log out on another device first.`,
-      );
-    }
-    sessions.sort((a, b) => loginTime(a) - loginTime(b));
-    const evicted = sessions.slice(0, sessions.length - limit + 1);
-    await this.store.deleteByUser(userId, { only: evicted.map((document) => document._id) });
-    for (const document of evicted) this.events.emit('revoked', handleOfDocument(document), userId, 'session-limit');
-  }
-
-  /**
-   * Refuses to issue a new session id where its cookie cannot reach the client: over a WebSocket (no HTTP
-   * response), or as a Secure cookie on a request that is not HTTPS.
-   */
-  private assertCanIssueCookie(req: { secure: boolean }): void {
-    if (isSocketContext(sessionContext.getStore())) throw new SocketSessionRotationError();
-    if (this.settings.cookie.secure === true && !req.secure) throw new SessionCookieError();
-  }
-
-  /** The storage key of the current request's session, if it has one. */
-  private currentKey(): string | undefined {
-    const id = sessionContext.getStore()?.req.session?.id;
-    return id === undefined ? undefined : storageKey(id);
-  }
-
-  /** Stores checked fields (`undefined` removes one). */
-  private apply(values: object): void {
-    const session = asRecord(this.require('patch'));
-    for (const [key, value] of Object.entries(values)) {
-      if (value === undefined) delete session[key];
-      else session[key] = value;
-    }
-  }
-
-  /**
-   * Runs a write of the current session. When it fails, the session is detached from the request, so that
-   * express-session neither saves it again at the end (a second wait on a failing store) nor sends a cookie
-   * for it; a store failure becomes `SessionStoreError`, an HTTP answer stays as it is.
-   */
-  private async guarded<T>(action: string, run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (error) {
-      this.detach();
-      throw error instanceof HttpException ? error : new SessionStoreError(action, error);
-    }
-  }
-
-  /** The session was ended elsewhere during this request: no session, cookie cleared, 401. */
-  private ended(): never {
-    this.detach();
-    this.clearCookie();
-    throw new SessionEndedError();
-  }
-
-  /** Takes the session off the request: express-session then writes nothing and sets no cookie. */
-  private detach(): void {
-    const context = sessionContext.getStore();
-    if (context) delete (context.req as { session?: unknown }).session;
-  }
-
-  private clearCookie(): void {
-    const context = sessionContext.getStore();
-    if (!context) return;
-    this.cookies.clear(context);
-    this.noStore();
-  }
-
-  private noStore(): void {
-    const res = sessionContext.getStore()?.res;
-    if (res && !res.headersSent) res.setHeader('Cache-Control', 'no-store');
-  }
-
-  private context(method: string): SessionContext {
-    const context = sessionContext.getStore();
-    if (!context) throw new SessionNotAvailableError(method);
-    return context;
-  }
-
-  /** The context, once the session middleware loaded the session (or found none). */
-  private loaded(method: string): SessionContext {
-    const context = this.context(method);
-    throwIfLoadFailed(context);
-    return context;
-  }
-
-  private require(method: string): ExpressSession {
-    const session = this.loaded(method).req.session as ExpressSession | undefined;
-    if (!session) throw new SessionNotAvailableError(method);
-    return session;
-  }
-}
-
-/** Runs an express-session callback API as a promise. */
-function fromCallback(run: (done: (error?: unknown) => void) => void): Promise<void> {
-  return promisify(run)();
-}
-
-/** Runs a store call; a failure of the store becomes `SessionStoreError`, an HTTP answer stays as it is. */
-async function asStoreCall<T>(action: string, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    throw error instanceof HttpException ? error : new SessionStoreError(action, error);
-  }
-}
-
-function loginTime(document: SessionDocument): number {
-  return (document.loginAt ?? document.createdAt)?.getTime() ?? 0;
-}
-
-/** A new CSRF token: 32 random bytes, base64url. */
-function newCsrfToken(): string {
-  return randomBytes(32).toString('base64url');
 }

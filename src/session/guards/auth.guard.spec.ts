@@ -11,16 +11,23 @@ import { resolveSessionOptions } from '../options/session-options.resolver.js';
 import { SessionService } from '../core/session.service.js';
 import type { SessionStore } from '../store/session-store.interface.js';
 import type { SessionCookies } from '../core/session-cookies.interface.js';
+import { CurrentSession } from '../core/current-session.service.js';
+import type { UserSessions } from '../core/user-sessions.service.js';
+import type { SessionRotation } from '../core/session-rotation.service.js';
 
 // The guard judges a handler only by the session of the request behind it. Everything else fails closed.
 
 const settings = resolveSessionOptions({ secret: 'guard-spec-secret', uri: 'mongodb://127.0.0.1:1' });
 // The guard reads the session through the service, never the store: no store is needed to judge.
+const store = undefined as unknown as SessionStore;
+const current = new CurrentSession(settings, store, {} as SessionEvents, undefined as unknown as SessionCookies);
 const sessions = new SessionService(
   settings,
-  undefined as unknown as SessionStore,
+  store,
   {} as SessionEvents,
-  undefined as unknown as SessionCookies,
+  current,
+  undefined as unknown as UserSessions,
+  undefined as unknown as SessionRotation,
 );
 const guard = new AuthGuard(sessions, new Reflector());
 

@@ -7,7 +7,7 @@ import { CsrfTokenError } from '../session.errors.js';
 import { claimedOrigin, isAllowedOrigin } from '../http/origin.util.js';
 import { RESOLVED_SESSION_OPTIONS, SESSION_STORE } from '../session.constants.js';
 import { sessionLogger } from '../core/session.logger.js';
-import type { ResolvedSessionOptions } from '../options/session-options.resolver.js';
+import type { ResolvedSessionOptions } from '../interfaces/resolved-session-options.interface.js';
 import { httpRequestOf, sessionContextOf, throwIfLoadFailed } from '../core/session.context.js';
 import type { SessionStore } from '../store/session-store.interface.js';
 

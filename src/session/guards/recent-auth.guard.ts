@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import { RecentAuthMetadata, SESSION_STORE } from '../session.constants.js';
 import { RecentAuthRequiredError } from '../session.errors.js';
 import { RESOLVED_SESSION_OPTIONS } from '../session.constants.js';
-import type { ResolvedSessionOptions } from '../options/session-options.resolver.js';
+import type { ResolvedSessionOptions } from '../interfaces/resolved-session-options.interface.js';
 import { isRecentAuthentication } from '../core/recent-auth.util.js';
 import { sessionContextOf } from '../core/session.context.js';
 import { SessionService } from '../core/session.service.js';

@@ -1,4 +1,4 @@
-import type { ResolvedSessionOptions } from '../options/session-options.resolver.js';
+import type { ResolvedSessionOptions } from '../interfaces/resolved-session-options.interface.js';
 
 /** The attributes of the session cookie that the configuration decides (not its lifetime). */
 export interface CookieAttributes {

@@ -1,12 +1,9 @@
 import { RequestMethod } from '@nestjs/common';
 import type { Request } from 'express';
 import { pathToRegexp } from 'path-to-regexp';
+import type { ExcludedRoute } from '../interfaces/session-options.interface.js';
 
-/**
- * A route left out of session loading: a path as Nest writes routes (`'health'`, `'assets/{*path}'`), or
- * `{ path, method }` for one method.
- */
-export type ExcludedRoute = string | { path: string; method?: RequestMethod };
+export type { ExcludedRoute } from '../interfaces/session-options.interface.js';
 
 /** `true` for a request the session middleware leaves out (the `exclude` option). */
 export type ExclusionTest = (req: Request) => boolean;

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { clearSessionCookie } from './session-cookie.util.js';
 import type { SessionContext } from '../core/session.context.js';
 import { SessionDataError, SessionEndedError, SessionStoreError } from '../session.errors.js';
-import type { ResolvedSessionOptions } from '../options/session-options.resolver.js';
+import type { ResolvedSessionOptions } from '../interfaces/resolved-session-options.interface.js';
 import type { SessionStore } from '../store/session-store.interface.js';
 import { shadowedMember } from '../core/session-data.util.js';
 

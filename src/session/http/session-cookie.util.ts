@@ -3,7 +3,7 @@ import type { Request, Response } from 'express';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { SessionContext } from '../core/session.context.js';
-import type { ResolvedSessionOptions } from '../options/session-options.resolver.js';
+import type { ResolvedSessionOptions } from '../interfaces/resolved-session-options.interface.js';
 import type { SessionStore } from '../store/session-store.interface.js';
 
 /** The `cookie` package's parser, the very copy express-session parses the `Cookie` header with. */

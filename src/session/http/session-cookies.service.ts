@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { SessionCookies } from '../core/session-cookies.interface.js';
 import type { SessionContext } from '../core/session.context.js';
-import type { ResolvedSessionOptions } from '../options/session-options.resolver.js';
+import type { ResolvedSessionOptions } from '../interfaces/resolved-session-options.interface.js';
 import { RESOLVED_SESSION_OPTIONS, SESSION_STORE } from '../session.constants.js';
 import type { SessionStore } from '../store/session-store.interface.js';
 import { clearSessionCookie, fitCookieLifetime } from './session-cookie.util.js';

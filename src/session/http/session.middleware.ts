@@ -13,7 +13,7 @@ import {
 import type { ExclusionTest } from './route-exclusion.util.js';
 import { sessionHandle } from '../core/session-id.util.js';
 import { sessionContext, type SessionContext } from '../core/session.context.js';
-import type { ResolvedSessionOptions } from '../options/session-options.resolver.js';
+import type { ResolvedSessionOptions } from '../interfaces/resolved-session-options.interface.js';
 import type { SessionRejections } from './cookie-rejection.reporter.js';
 import type { SessionStore } from '../store/session-store.interface.js';
 import { sessionLogger } from '../core/session.logger.js';

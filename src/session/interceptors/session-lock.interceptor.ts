@@ -8,7 +8,7 @@ import type { SessionLockOptions } from '../interfaces/decorator-options.interfa
 import { clearSessionCookie } from '../http/session-cookie.util.js';
 import { SessionEndedError, SessionStoreError } from '../session.errors.js';
 import { RESOLVED_SESSION_OPTIONS, SESSION_STORE, SessionLockMetadata } from '../session.constants.js';
-import type { ResolvedSessionOptions } from '../options/session-options.resolver.js';
+import type { ResolvedSessionOptions } from '../interfaces/resolved-session-options.interface.js';
 import { sessionContextOf, throwIfLoadFailed } from '../core/session.context.js';
 import type { SessionStore } from '../store/session-store.interface.js';
 

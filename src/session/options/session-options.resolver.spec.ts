@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { SessionOptionsError } from '../session.errors.js';
-import { resolveSessionOptions, type SessionModuleOptions } from './session-options.resolver.js';
+import type { SessionModuleOptions } from '../interfaces/session-options.interface.js';
+import { resolveSessionOptions } from './session-options.resolver.js';
 
 const valid: SessionModuleOptions = { secret: 'a-test-secret', uri: 'mongodb://127.0.0.1:27017' };
 

@@ -10,7 +10,7 @@ import { sessionHandle, storageKey } from '../core/session-id.util.js';
 import { isAllowedOrigin } from '../http/origin.util.js';
 import { RESOLVED_SESSION_OPTIONS, SESSION_STORE } from '../session.constants.js';
 import { NO_RESPONSE, sessionContext, type SocketSessionContext } from '../core/session.context.js';
-import type { ResolvedSessionOptions } from '../options/session-options.resolver.js';
+import type { ResolvedSessionOptions } from '../interfaces/resolved-session-options.interface.js';
 import type { SessionStore } from '../store/session-store.interface.js';
 import { describeError } from '../core/log-text.util.js';
 import { SocketSessionRotationError } from '../session.errors.js';

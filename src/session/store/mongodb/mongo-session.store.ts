@@ -13,7 +13,7 @@ import {
 import type { SessionEvents } from '../../core/session.events.js';
 import { handleOfDocument, storageKey } from '../../core/session-id.util.js';
 import { sessionLogger } from '../../core/session.logger.js';
-import type { ResolvedSessionOptions } from '../../options/session-options.resolver.js';
+import type { ResolvedSessionOptions } from '../../interfaces/resolved-session-options.interface.js';
 import { checkSessionData } from '../../core/session.schema.js';
 import { changesSince, snapshotOf, type FieldSnapshot } from './session-changes.util.js';
 import { SessionCollection } from './session.collection.js';

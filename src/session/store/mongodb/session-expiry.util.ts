@@ -1,5 +1,5 @@
 import type { Filter } from 'mongodb';
-import type { ResolvedSessionOptions } from '../../options/session-options.resolver.js';
+import type { ResolvedSessionOptions } from '../../interfaces/resolved-session-options.interface.js';
 
 /** The times of a stored session that the expiry rules read. */
 export interface SessionTimes {

@@ -3,7 +3,7 @@ import { assertUserId, userIdOf } from '../../core/session-data.util.js';
 import { SessionOptionsError } from '../../session.errors.js';
 import type { SessionEvents } from '../../core/session.events.js';
 import { handleOfDocument, isHandle } from '../../core/session-id.util.js';
-import type { ResolvedSessionOptions } from '../../options/session-options.resolver.js';
+import type { ResolvedSessionOptions } from '../../interfaces/resolved-session-options.interface.js';
 import type { SessionDocument } from './session.document.js';
 import type { SessionExpiry } from './session-expiry.util.js';
 import { describeError } from '../../core/log-text.util.js';
