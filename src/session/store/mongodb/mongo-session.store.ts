@@ -1,83 +1,31 @@
 import { MongoStore } from 'connect-mongo';
 import type { Request } from 'express';
 import type { Session, SessionData } from 'express-session';
-import type { Collection, MongoClient } from 'mongodb';
-import { cookieAttributesInForce } from '../../http/cookie-attributes.util.js';
-import {
-  applicationData,
-  assertStorableSession,
-  copyCsrfToken,
-  storedSession,
-  userIdOf,
-} from '../../core/session-data.util.js';
+import type { MongoClient } from 'mongodb';
 import type { SessionEvents } from '../../core/session.events.js';
-import { handleOfDocument, storageKey } from '../../core/session-id.util.js';
+import { storageKey } from '../../core/session-id.util.js';
 import { sessionLogger } from '../../core/session.logger.js';
+import { cookieAttributesInForce } from '../../http/cookie-attributes.util.js';
 import type { ResolvedSessionOptions } from '../../interfaces/resolved-session-options.interface.js';
-import { checkSessionData } from '../../core/session.schema.js';
-import { changesSince, snapshotOf, type FieldSnapshot } from './session-changes.util.js';
-import { SessionCollection } from './session.collection.js';
 import type { RotationOutcome, SessionDocument, SessionMeta, SessionStore } from '../session-store.interface.js';
+import { SessionCollection } from './session.collection.js';
 import { freshMeta } from './session.document.js';
 import { SessionExpiry } from './session-expiry.util.js';
+import { SessionReader } from './session.reader.js';
+import { attachRecord, hasChanges, recordIn, recordOf } from './session.record.js';
+import { SessionWriter } from './session.writer.js';
 import { StoreCalls } from './store-calls.util.js';
 import { UserLock } from './user.lock.js';
-import { WriteQueue } from './write.queue.js';
 
 type Callback<T = void> = (error: unknown, result?: T) => void;
-
-/** What the store knows of one session object while a request holds it. */
-interface SessionRecord {
-  /** Its document exists (loaded, or inserted by this request): it is saved by update only, never upserted. */
-  persisted: boolean;
-  /** Saving or touching it found the document gone: it was ended elsewhere while this request ran. */
-  ended: boolean;
-  /**
-   * Each top-level field as last loaded or written (`undefined` before the first write of a new session): a
-   * save writes only the fields that differ from it.
-   */
-  fields?: FieldSnapshot;
-  /** `lastSeenAt` as loaded: whether the cookie is due again is judged against it, before this request's write. */
-  seenAtLoad?: Date;
-  /** Its times and device. */
-  meta: SessionMeta;
-}
-
-/**
- * Where a session object carries its `SessionRecord`: a symbol property, which neither express-session (its
- * hash is JSON, its copies `for…in`), nor JSON, nor `Object.keys`/`entries` see. Not a WeakMap keyed by
- * session: every entry of one is an ephemeron the garbage collector traces, one per request, and a plain
- * property costs less to set than a non-enumerable one (both profiled).
- */
-const RECORD = Symbol('nestjs-typed-session.record');
-
-interface Recorded {
-  [RECORD]?: SessionRecord;
-}
-
-function recordIn(session: object): SessionRecord | undefined {
-  return (session as Recorded)[RECORD];
-}
-
-function attachRecord(session: object, record: SessionRecord): void {
-  (session as Recorded)[RECORD] = record;
-}
 
 /** Unknown-id lookups waiting for the middleware to report them, at most. */
 const MAX_PENDING_UNKNOWN = 1000;
 
 /**
  * The MongoDB `SessionStore`: connect-mongo's express-session store, with the guarantees of the storage
- * contract (`SessionStore`) that it lacks.
- *
- * - a session loaded from MongoDB is only ever updated, never upserted: once it is destroyed (logout,
- *   revocation, expiry), a request still in flight cannot write it back; only a session created in this
- *   request is inserted;
- * - a rotation that keeps data writes the new document before deleting the old one, and gives the new one
- *   up when the old one was no longer live: a per-user deletion cannot miss a session changing its id;
- * - every call is bounded by `storeTimeoutMs` (`StoreCalls`), and an outage is logged once, with the recovery;
- * - a stored document that is not a session, or fails the `schema` option, is treated as no session and
- *   deleted; expiry follows the timeouts in force (`SessionExpiry`).
+ * contract that it lacks. Reads go through `SessionReader`, writes (update only while live, rotation new
+ * before old) through `SessionWriter`, every call through `StoreCalls` (bounded, an outage logged once).
  *
  * It extends connect-mongo's `MongoStore` for what it does not override (`all`, `length`, `clear`), given
  * only the options those read. Per-user queries, indexes and cleanup live in `SessionCollection` (`sessions`),
@@ -92,10 +40,8 @@ export class MongoSessionStore extends MongoStore implements SessionStore {
   private readonly logger = sessionLogger;
   private readonly calls: StoreCalls;
   private readonly userLock: UserLock;
-  /** Updates of one document, one after the other in this process. */
-  private readonly updates = new WriteQueue();
-  /** The sessions collection for the read of every request (see the constructor). */
-  private readonly reads: Collection<SessionDocument>;
+  private readonly reader: SessionReader;
+  private readonly writer: SessionWriter;
   /** Session ids whose lookup found no document, until the middleware takes them (`wasUnknown`). */
   private readonly unknown = new Set<string>();
 
@@ -121,10 +67,12 @@ export class MongoSessionStore extends MongoStore implements SessionStore {
     const documents = db.collection<SessionDocument>(settings.collectionName, durability);
     // The read of every request goes through a handle without the write concern: the driver copies a
     // collection's write concern into each operation's options, and a find then deletes it from them, which
-    // leaves an object V8 handles slowly through the rest of the operation (about 10 µs a read, profiled).
-    this.reads = db.collection<SessionDocument>(settings.collectionName, { readPreference: 'primary' });
+    // leaves an object V8 handles slowly through the rest of the operation.
+    const reads = db.collection<SessionDocument>(settings.collectionName, { readPreference: 'primary' });
     this.expiry = new SessionExpiry(settings);
     this.calls = new StoreCalls(client, documents, settings.storeTimeoutMs, ownsClient);
+    this.reader = new SessionReader(reads, documents, settings, this.expiry, events);
+    this.writer = new SessionWriter(documents, settings, this.expiry, this.calls);
     this.sessions = new SessionCollection(documents, settings, this.expiry, this.calls, events);
     this.userLock = new UserLock(
       db.collection(`${settings.collectionName}_locks`, durability),
@@ -146,7 +94,7 @@ export class MongoSessionStore extends MongoStore implements SessionStore {
 
   override get(sid: string, callback: Callback<SessionData | null>): void {
     this.calls.callback(
-      () => this.read(storageKey(sid)),
+      () => this.reader.read(storageKey(sid)),
       (error, session) => {
         if (error) return callback(error);
         if (session === undefined) {
@@ -169,7 +117,7 @@ export class MongoSessionStore extends MongoStore implements SessionStore {
    * capped by its absolute deadline; `null` for a browser-session cookie (not persistent, not remembered).
    */
   cookieLifetime(session: object, now: number): number | null {
-    const { meta } = this.recordOf(session);
+    const { meta } = recordOf(session);
     if (!this.settings.cookie.persistent && meta.remember !== true) return null;
     return Math.max(0, this.expiry.next(meta, now).getTime() - now);
   }
@@ -177,14 +125,18 @@ export class MongoSessionStore extends MongoStore implements SessionStore {
   override set(sid: string, session: SessionData, callback: Callback = () => undefined): void {
     const key = storageKey(sid);
     const inserting = !recordIn(session)?.persisted;
-    this.calls.callback(() => this.write(key, session as SessionData & Session), callback, inserting ? key : undefined);
+    this.calls.callback(
+      () => this.writer.write(key, session as SessionData & Session),
+      callback,
+      inserting ? key : undefined,
+    );
   }
 
   override touch(sid: string, session: SessionData, callback: Callback = () => undefined): void {
     // Throttled (the usual case): nothing to write, so answered at once, as connect-mongo does; express-session
     // then ends the response in one write instead of waiting for a store round trip that does nothing.
     if (!this.touchDue(session, Date.now())) return callback(null);
-    this.calls.callback(() => this.extend(storageKey(sid), session), callback);
+    this.calls.callback(() => this.writer.extend(storageKey(sid), session), callback);
   }
 
   override destroy(sid: string, callback: Callback = () => undefined): void {
@@ -211,40 +163,9 @@ export class MongoSessionStore extends MongoStore implements SessionStore {
     );
   }
 
-  /**
-   * Gives the request's session a new id and carries `kept` over to it. The new document is written first,
-   * then the old one deleted; if the old one was already gone, the session was ended meanwhile (logout,
-   * revocation, per-user deletion, expiry), so the new document is deleted too and the outcome is `'ended'`.
-   * Either way no per-user deletion can miss the session. On `'ended'` or a failure the caller detaches the
-   * session from the request, so that nothing more is written or sent.
-   */
-  async rotateKeeping(req: Request, kept: Record<string, unknown>): Promise<RotationOutcome> {
-    const old = req.session as object;
-    const oldKey = storageKey(req.sessionID);
-    const oldRecord = this.recordOf(old);
-    this.generateFor(req);
-    const fresh = req.session as SessionData & Session;
-    Object.assign(fresh, kept);
-    // The handle, login time and device carry over: the session is the same one (revocable by the handle the
-    // user was shown), and the absolute timeout is not reset by a rotation.
-    attachRecord(fresh, { persisted: false, ended: false, meta: { ...oldRecord.meta } });
-    const freshKey = storageKey(fresh.id);
-    await this.calls.call(() => this.write(freshKey, fresh), freshKey);
-    if (!oldRecord.persisted) return 'rotated';
-    let deleted: number;
-    try {
-      // Only a live session is carried over: one that expired meanwhile counts as ended, like a deleted one.
-      const live = { $and: [{ _id: oldKey }, this.expiry.liveFilter(Date.now()) as object] };
-      deleted = (await this.calls.call(() => this.documents.deleteOne(live))).deletedCount;
-    } catch (error) {
-      // Unknown whether the old session still exists: fail closed, give up the new one.
-      await this.calls.call(() => this.documents.deleteOne({ _id: freshKey }), freshKey).catch(() => undefined);
-      throw error;
-    }
-    if (deleted === 1) return 'rotated';
-    oldRecord.ended = true;
-    await this.calls.call(() => this.documents.deleteMany({ _id: { $in: [freshKey, oldKey] } }), freshKey);
-    return 'ended';
+  /** Gives the request's session a new id carrying `kept` over (see `SessionWriter.rotateKeeping`). */
+  rotateKeeping(req: Request, kept: Record<string, unknown>): Promise<RotationOutcome> {
+    return this.writer.rotateKeeping(req, kept, () => this.generateFor(req));
   }
 
   /**
@@ -268,7 +189,7 @@ export class MongoSessionStore extends MongoStore implements SessionStore {
 
   /** The times and device of a live session (fresh ones for a session not stored yet). */
   metaOf(session: object): SessionMeta {
-    return this.recordOf(session).meta;
+    return recordOf(session).meta;
   }
 
   /** `true` when `session` was logged in with "remember me" (the `rememberMe` timeouts). */
@@ -278,12 +199,12 @@ export class MongoSessionStore extends MongoStore implements SessionStore {
 
   /** The public handle of a live session (stable across its rotations). */
   handleOf(session: object): string {
-    return this.recordOf(session).meta.handle;
+    return recordOf(session).meta.handle;
   }
 
   /** Sets what the next write of `session` records beside its data (login time, device); its handle stays. */
   setMeta(session: object, meta: Omit<SessionMeta, 'handle'>): void {
-    const record = this.recordOf(session);
+    const record = recordOf(session);
     record.meta = { ...meta, handle: record.meta.handle };
   }
 
@@ -345,68 +266,9 @@ export class MongoSessionStore extends MongoStore implements SessionStore {
     if (this.ownsClient) await this.client.close();
   }
 
-  private recordOf(session: object): SessionRecord {
-    let record = recordIn(session);
-    if (!record) {
-      record = { persisted: false, ended: false, meta: freshMeta() };
-      attachRecord(session, record);
-    }
-    return record;
-  }
-
   /** express-session's own `generate` (set on the store by the middleware): a new id and an empty session. */
   private generateFor(req: Request): void {
     (this as unknown as { generate(req: Request): void }).generate(req);
-  }
-
-  /** The stored session, `null` when it cannot be served (expired, invalid), `undefined` when there is none. */
-  private async read(key: string): Promise<SessionData | null | undefined> {
-    const document = await this.reads.findOne({ _id: key });
-    if (!document) return undefined;
-    const handle = handleOfDocument(document);
-    const stored = storedSession(document.session);
-    const userId = stored && userIdOf(stored.data, this.settings);
-    const now = Date.now();
-    if (!(document.expires instanceof Date)) return this.reject(key, handle, userId, 'it has no expiry date');
-    const expired = this.expiry.expiredBecause(document, now);
-    if (expired) {
-      // Served by nobody from now on; deleted here rather than by the next cleanup.
-      const { deletedCount } = await this.documents.deleteOne({ _id: key });
-      if (deletedCount === 1) this.events.emit('expired', handle, userId, expired);
-      return null;
-    }
-    if (!stored) return this.reject(key, handle, undefined, 'the stored value is not a session object');
-    let data = stored.data;
-    if (this.settings.schema) {
-      let verdict = checkSessionData(this.settings.schema, data);
-      if (verdict instanceof Promise) verdict = await verdict;
-      if (!verdict.ok)
-        return this.reject(key, handle, userId, `it does not match the session schema (${verdict.reason})`);
-      // The schema's output may be any object: copied without unsafe keys, as stored data is.
-      data = applicationData(verdict.data);
-    }
-    copyCsrfToken(stored.raw, data);
-    data.cookie = stored.cookie;
-    const session = data as unknown as SessionData;
-    const createdAt = document.createdAt instanceof Date ? document.createdAt : new Date(now);
-    const lastSeenAt = document.lastSeenAt instanceof Date ? document.lastSeenAt : createdAt;
-    attachRecord(session, {
-      persisted: true,
-      ended: false,
-      fields: snapshotOf(data),
-      seenAtLoad: lastSeenAt,
-      meta: {
-        handle,
-        createdAt,
-        loginAt: document.loginAt,
-        reauthenticatedAt: document.reauthenticatedAt instanceof Date ? document.reauthenticatedAt : undefined,
-        lastSeenAt,
-        userAgent: document.userAgent,
-        ip: document.ip,
-        remember: document.remember === true ? true : undefined,
-      },
-    });
-    return session;
   }
 
   /**
@@ -414,50 +276,7 @@ export class MongoSessionStore extends MongoStore implements SessionStore {
    * was loaded (or last written), or a new session holding data. The cookie alone is no change.
    */
   hasChanges(session: object): boolean {
-    const record = this.recordOf(session);
-    // A new session is written once it holds data; a CSRF token alone (an anonymous form) is none.
-    if (!record.persisted) return Object.keys(applicationData(session)).length > 0;
-    return changesSince(record.fields ?? new Map<string, string>(), fieldsOf(session)) !== undefined;
-  }
-
-  /**
-   * Inserts a session created in this request. One that already had a document is updated, never upserted,
-   * and only in the top-level fields this request changed (`$set`/`$unset` of `session.<key>`): concurrent
-   * requests of one session that change different keys all keep their changes.
-   */
-  private async write(key: string, session: SessionData & Session): Promise<void> {
-    assertStorableSession(session, this.settings.maxSessionBytes); // data put on req.session directly, too
-    const now = new Date();
-    const record = this.recordOf(session);
-    const { meta } = record;
-    const fields = fieldsOf(session);
-    const expires = this.expiry.next(meta, now.getTime());
-    if (!record.persisted) {
-      const recorded = Object.fromEntries(Object.entries(meta).filter(([, value]) => value !== undefined));
-      const snapshot = snapshotOf(fields);
-      const stored = Object.fromEntries([...snapshot.keys()].map((name) => [name, fields[name]]));
-      await this.documents.insertOne({ _id: key, session: stored, expires, ...recorded, lastSeenAt: now });
-      record.persisted = true;
-      record.fields = snapshot;
-    } else {
-      // An explicit save() followed by the commit at the end of the request writes once.
-      const changes = changesSince(record.fields ?? new Map<string, string>(), fields);
-      if (!changes) return;
-      const update: { $set: Record<string, unknown>; $unset?: Record<string, ''> } = {
-        $set: { ...changes.set, expires, lastSeenAt: now },
-      };
-      if (Object.keys(changes.unset).length > 0) update.$unset = changes.unset;
-      // Bounded inside the queue too: an update the driver never settles must not hold the next ones.
-      const { matchedCount } = await this.updates.run(key, () =>
-        this.calls.bounded(() => this.documents.updateOne({ _id: key, expires: { $gt: now } }, update)),
-      );
-      if (matchedCount === 0) {
-        record.ended = true;
-        return;
-      }
-      record.fields = changes.snapshot;
-    }
-    meta.lastSeenAt = now;
+    return hasChanges(session);
   }
 
   /**
@@ -466,7 +285,7 @@ export class MongoSessionStore extends MongoStore implements SessionStore {
    * commit before the answer has written it by the time the headers go out).
    */
   cookieDue(session: object, now: number): boolean {
-    const record = this.recordOf(session);
+    const record = recordOf(session);
     const seen = record.seenAtLoad ?? record.meta.lastSeenAt;
     return now - seen.getTime() >= this.settings.touchAfter * 1000;
   }
@@ -475,36 +294,4 @@ export class MongoSessionStore extends MongoStore implements SessionStore {
   touchDue(session: object, now: number): boolean {
     return now - this.metaOf(session).lastSeenAt.getTime() >= this.settings.touchAfter * 1000;
   }
-
-  /** Slides the expiry of an unchanged session (`touch` calls it once `touchAfter` has passed); never re-creates it. */
-  private async extend(key: string, session: SessionData): Promise<void> {
-    const record = this.recordOf(session);
-    const now = Date.now();
-    const { matchedCount } = await this.updates.run(key, () =>
-      this.calls.bounded(() =>
-        this.documents.updateOne(
-          { _id: key, expires: { $gt: new Date(now) } },
-          { $set: { expires: this.expiry.next(record.meta, now), lastSeenAt: new Date(now) } },
-        ),
-      ),
-    );
-    if (matchedCount === 0) record.ended = true;
-    else record.meta.lastSeenAt = new Date(now);
-  }
-
-  /** Deletes a stored document that cannot be served, and logs why, once (it is gone afterwards). */
-  private async reject(key: string, handle: string, userId: unknown, reason: string): Promise<null> {
-    this.logger.warn(`Stored session ${handle} was discarded: ${reason}.`);
-    await this.documents.deleteOne({ _id: key });
-    this.events.emit('invalid', handle, userId, reason);
-    return null;
-  }
-}
-
-/** The fields a session stores: its application data, its CSRF token and express-session's cookie. */
-function fieldsOf(session: object): Record<string, unknown> {
-  const fields = applicationData(session);
-  copyCsrfToken(session, fields);
-  fields.cookie = (session as { cookie: { toJSON(): object } }).cookie.toJSON();
-  return fields;
 }

@@ -1,0 +1,70 @@
+import { applicationData, copyCsrfToken } from '../../core/session-data.util.js';
+import type { SessionMeta } from '../session-store.interface.js';
+import { changesSince, type FieldSnapshot } from './session-changes.util.js';
+import { freshMeta } from './session.document.js';
+
+/** What the store knows of one session object while a request holds it. */
+export interface SessionRecord {
+  /** Its document exists (loaded, or inserted by this request): it is saved by update only, never upserted. */
+  persisted: boolean;
+  /** Saving or touching it found the document gone: it was ended elsewhere while this request ran. */
+  ended: boolean;
+  /**
+   * Each top-level field as last loaded or written (`undefined` before the first write of a new session): a
+   * save writes only the fields that differ from it.
+   */
+  fields?: FieldSnapshot;
+  /** `lastSeenAt` as loaded: whether the cookie is due again is judged against it, before this request's write. */
+  seenAtLoad?: Date;
+  /** Its times and device. */
+  meta: SessionMeta;
+}
+
+/**
+ * Where a session object carries its `SessionRecord`: a symbol property, which neither express-session (its
+ * hash is JSON, its copies `for…in`), nor JSON, nor `Object.keys`/`entries` see. Not a WeakMap keyed by
+ * session: every entry of one is an ephemeron the garbage collector traces, one per request, and a plain
+ * property costs less to set than a non-enumerable one.
+ */
+const RECORD = Symbol('nestjs-typed-session.record');
+
+interface Recorded {
+  [RECORD]?: SessionRecord;
+}
+
+export function recordIn(session: object): SessionRecord | undefined {
+  return (session as Recorded)[RECORD];
+}
+
+export function attachRecord(session: object, record: SessionRecord): void {
+  (session as Recorded)[RECORD] = record;
+}
+
+/** The record of `session`, attached now (a session not stored yet, with fresh times) when it has none. */
+export function recordOf(session: object): SessionRecord {
+  let record = recordIn(session);
+  if (!record) {
+    record = { persisted: false, ended: false, meta: freshMeta() };
+    attachRecord(session, record);
+  }
+  return record;
+}
+
+/** The fields a session stores: its application data, its CSRF token and express-session's cookie. */
+export function fieldsOf(session: object): Record<string, unknown> {
+  const fields = applicationData(session);
+  copyCsrfToken(session, fields);
+  fields.cookie = (session as { cookie: { toJSON(): object } }).cookie.toJSON();
+  return fields;
+}
+
+/**
+ * `true` when saving `session` would write: a stored session with a field changed, set or removed since it
+ * was loaded (or last written), or a new session holding data. The cookie alone is no change.
+ */
+export function hasChanges(session: object): boolean {
+  const record = recordOf(session);
+  // A new session is written once it holds data; a CSRF token alone (an anonymous form) is none.
+  if (!record.persisted) return Object.keys(applicationData(session)).length > 0;
+  return changesSince(record.fields ?? new Map<string, string>(), fieldsOf(session)) !== undefined;
+}
