@@ -7,15 +7,11 @@ export interface SessionModuleExtras {
   isGlobal?: boolean;
 }
 
-export const {
-  ConfigurableModuleClass,
-  MODULE_OPTIONS_TOKEN: SESSION_MODULE_OPTIONS,
-  OPTIONS_TYPE,
-  ASYNC_OPTIONS_TYPE,
-} = new ConfigurableModuleBuilder<SessionModuleOptions>({ moduleName: 'Session' })
-  .setClassMethodName('forRoot')
-  .setExtras<SessionModuleExtras>({ isGlobal: true }, (definition, extras) => ({
-    ...definition,
-    global: extras.isGlobal,
-  }))
-  .build();
+export const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN: SESSION_MODULE_OPTIONS } =
+  new ConfigurableModuleBuilder<SessionModuleOptions>({ moduleName: 'Session' })
+    .setClassMethodName('forRoot')
+    .setExtras<SessionModuleExtras>({ isGlobal: true }, (definition, extras) => ({
+      ...definition,
+      global: extras.isGlobal,
+    }))
+    .build();

@@ -1,13 +1,14 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import { SessionStoreError } from '../session.errors.js';
-import { sessionContextOf } from '../core/session.context.js';
+import { sessionContextOf, throwIfLoadFailed } from '../core/session.context.js';
 import type { SessionKey } from '../interfaces/session-data.interface.js';
 import { inTransport } from '../sockets/socket.context.js';
 
 const sessionParam = createParamDecorator((key: string | undefined, context: ExecutionContext) => {
   const current = sessionContextOf(context);
-  if (current?.storeError !== undefined) {
-    throw inTransport(context, new SessionStoreError('load the session', current.storeError));
+  try {
+    throwIfLoadFailed(current);
+  } catch (error) {
+    throw inTransport(context, error);
   }
   const session = current?.req.session as unknown as Record<string, unknown> | undefined;
   return key === undefined ? session : session?.[key];
