@@ -986,7 +986,8 @@ describe('tabs of one session', () => {
   async function judgeTabs(batch: TabBatch, outcomes: TabOutcomes, state: TabsState): Promise<void> {
     const problems: string[] = [];
     const { writes, rotation, logout, expiry } = outcomes;
-    const endable = batch.rotate !== undefined || batch.logout === true || batch.expire !== undefined;
+    // Something of the batch took the old id away: a rotation (either answer), the logout, an expiry that hit.
+    const endable = rotation !== undefined || logout !== undefined || expiry?.expired === true;
     const oldId = storedIdOf(state.cookie);
     for (const write of writes) {
       const label = `${write.write.kind}(${write.key}=${show(write.value)})`;
@@ -1006,7 +1007,7 @@ describe('tabs of one session', () => {
         if (state.gone) problems.push('rotate: answered 200 for a gone session');
         if (!rotation.setCookie || storedIdOf(rotation.setCookie) === oldId) problems.push('rotate: no new cookie');
       } else if (rotation.status === 401) {
-        if (!state.gone && !batch.logout && !batch.expire) problems.push('rotate: answered 401, nothing ended it');
+        if (!state.gone && !logout && !expiry?.expired) problems.push('rotate: answered 401, nothing ended it');
         if (rotation.setCookie) problems.push('rotate: answered 401, yet set a session cookie');
       } else problems.push(`rotate: answered ${rotation.status}`);
     }
@@ -1037,8 +1038,13 @@ describe('tabs of one session', () => {
       let ended: TabsState['gone'];
       if (rotated)
         ended = undefined; // the rotation ran before the logout or expiry, which found the old id gone
-      else if (batch.logout) ended = 'logout';
+      else if (logout && !(expiry?.expired && document))
+        ended = 'logout'; // (a logout after the expiry finds no session to delete: the expired document stays)
       else if (expiry?.expired) ended = expiryOpen && live ? undefined : 'expiry';
+      if (rotated && expiry?.expired && !expiryOpen) {
+        // The expiry hit the old id while it was live, so before the rotation's delete, which must then fail.
+        problems.push('rotate: answered 200 although the session it carried over had expired');
+      }
       if (ended === 'logout') tabTotals.logouts += 1;
       if (ended === 'expiry') tabTotals.expiries += 1;
       if (expiry?.expired && expiryOpen) tabTotals.openExpiries += 1;
