@@ -656,17 +656,20 @@ it(
 //   holds one of the values answered 200, a key nobody wrote (or whose writes were all refused) is as it was,
 //   a key a rotation did not keep is gone; a write answered 401 (only in a batch that rotates, logs out or
 //   expires the session) stored nothing, and cleared the cookie when its handler ran (its change was refused);
-// - a rotation answered 200 moved the session to its new id (the old one has no document); answered 401, the
-//   session was ended by the logout or the expiry of its batch, and no document of it is left;
+// - a rotation answered 200 moved the session to its new id (the old one has no document, and was not expired
+//   before the rotation deleted it); answered 401, the session was ended by the logout or the expiry of its
+//   batch, and no live document of it is left;
 // - after a logout no document of the session exists; after an expiry none is live, and the expired one holds
 //   the writes answered 200; then the old cookie is answered 401 and a write with it stores nothing, in that
 //   batch and every later one.
 // Where the race leaves the order open, the observed outcome is adopted where the promise allows both: a
-// rotation answered 200 ran before the logout or expiry of its batch (which then found the old id gone); on a
+// rotation answered 200 ran before the logout or expiry of its batch (which then found the old id gone); a
+// logout after the expiry found no session to delete (the expired document stays, as after an expiry); on a
 // server whose updates are not atomic (`nonAtomicUpdates`), an expiry overlapping a request of the session
 // (its handler ran before the expiry, its answer came after it began) may be undone by that request's write.
 // MODEL_TABS_RUNS=<n> sets the number of sequences; MODEL_SEED (and MODEL_TABS_PATH, printed on failure) replay;
 // MODEL_TABS_OPS=logout,expire (an empty value: writes only) the session operations mixed into the batches.
+// On the current code the property fails at once with rotations: see the smallest case, the test before it.
 
 /** Sequences of the tabs property run by default: about 0.1 s each on the 2-core machine (20 s). */
 const DEFAULT_TAB_RUNS = 200;
