@@ -815,6 +815,7 @@ const tabTotals = {
   expiries: 0,
   openExpiries: 0,
   undoneExpiries: 0,
+  clearedAfterRotation: 0,
 };
 
 describe('tabs of one session', () => {
@@ -1024,6 +1025,12 @@ describe('tabs of one session', () => {
     tabTotals.refusedWrites += writes.filter((write) => write.status === 401).length;
     if (rotation?.status === 200) tabTotals.rotated += 1;
     if (rotation?.status === 401) tabTotals.refusedRotations += 1;
+    if (rotation?.status === 200) {
+      // A browser applies the answers in order: such a clearing erases the rotated cookie it received before.
+      tabTotals.clearedAfterRotation += writes.filter(
+        (write) => write.cleared && write.answeredAt > rotation.answeredAt,
+      ).length;
+    }
     if (state.gone) {
       await checkGone(state, problems);
     } else {
@@ -1155,7 +1162,8 @@ describe('tabs of one session', () => {
       process.stdout.write(
         `model: tabs: ${details.numRuns} sequences, ${tabTotals.batches} batches, ${tabTotals.writes} writes ` +
           `(${tabTotals.refusedWrites} answered 401), ${tabTotals.rotated} rotations (${tabTotals.refusedRotations} ` +
-          `answered 401), ${tabTotals.logouts} logouts, ${tabTotals.expiries} expiries (${tabTotals.openExpiries} ` +
+          `answered 401; ${tabTotals.clearedAfterRotation} writes cleared the cookie after the rotation's answer), ` +
+          `${tabTotals.logouts} logouts, ${tabTotals.expiries} expiries (${tabTotals.openExpiries} ` +
           `left open by a racing write, ${tabTotals.undoneExpiries} undone by it) (shrinking included), seed ${details.seed}, ${seconds} s` +
           `${details.failed ? `, FAILED (replay with MODEL_SEED=${details.seed} MODEL_TABS_PATH=${details.counterexamplePath})` : ''}\n`,
       );
