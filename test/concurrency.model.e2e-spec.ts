@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
 import fc, { type AsyncCommand } from 'fast-check';
 import request, { type Response } from 'supertest';
@@ -646,34 +646,180 @@ it(
 // ---------------------------------------------------------------------------------------------------------
 // Tabs of one session
 //
-// Several tabs of one logged-in session send batches of concurrent set/unset requests, slow and fast, of keys
-// they share and of keys only one of them writes. Every request must be answered 200, and after each batch
-// settles the collection must hold every answered write: a key written once in the batch holds exactly that
-// write, a key written by several concurrent requests holds one of their values, a key nobody wrote is as it
-// was. MODEL_TABS_RUNS=<n> sets the number of sequences; MODEL_SEED as above.
+// Several tabs of one logged-in session send batches of concurrent requests: set/unset of keys they share and
+// set of keys only one of them writes, in-place changes (a push onto a list loaded from the session), slow and
+// fast; and, in some batches, a rotation (`regenerate({ keep })`, all data or the login and some keys), a
+// logout, or an expiry forced in the collection after some of the batch's answers. After each batch settles,
+// the model says which value each key holds, or that the session is gone:
+// - every write answered 200 is in the collection: a key written once holds exactly that write (on the
+//   rotated session when a rotation answered 200 and kept it), a key written by several concurrent requests
+//   holds one of the values answered 200, a key nobody wrote (or whose writes were all refused) is as it was,
+//   a key a rotation did not keep is gone; a write answered 401 (only in a batch that rotates, logs out or
+//   expires the session) stored nothing, and cleared the cookie when its handler ran (its change was refused);
+// - a rotation answered 200 moved the session to its new id (the old one has no document, and was not expired
+//   before the rotation deleted it); answered 401, the session was ended by the logout or the expiry of its
+//   batch, and no live document of it is left;
+// - after a logout no document of the session exists; after an expiry none is live, and the expired one holds
+//   the writes answered 200; then the old cookie is answered 401 and a write with it stores nothing, in that
+//   batch and every later one.
+// Where the race leaves the order open, the observed outcome is adopted where the promise allows both: a
+// rotation answered 200 ran before the logout or expiry of its batch (which then found the old id gone); a
+// logout after the expiry found no session to delete (the expired document stays, as after an expiry); on a
+// server whose updates are not atomic (`nonAtomicUpdates`), an expiry overlapping a request of the session
+// (its handler ran before the expiry, its answer came after it began) may be undone by that request's write.
+// MODEL_TABS_RUNS=<n> sets the number of sequences; MODEL_SEED (and MODEL_TABS_PATH, printed on failure) replay;
+// MODEL_TABS_OPS=logout,expire (an empty value: writes only) the session operations mixed into the batches.
+// On the current code the property fails at once with rotations: see the smallest case, the test before it.
 
-/** Sequences of the tabs property run by default: about 0.1 s each on the 2-core machine (20 s). */
+/**
+ * Sequences of the tabs property run by default: 200 took 25 s on the 2-core machine under a load of 9 (with
+ * rotations, logouts and expiries; 0.13 s each), 262 s for 2000 under a load of 10.
+ */
 const DEFAULT_TAB_RUNS = 200;
 const tabRuns = Number(process.env.MODEL_TABS_RUNS ?? DEFAULT_TAB_RUNS);
+const tabsReplayPath = process.env.MODEL_TABS_PATH;
 /** Keys every tab writes: concurrent writes of one of them race, and one of them wins. */
 const SHARED_KEYS = ['theme', 'cart', 'lang'];
+/** The login's keys: every rotation keeps them, no tab writes them. */
+const LOGIN_KEYS = ['userId', 'username', 'role'];
+/** Fields the library keeps in the stored session beside the data: express-session's cookie, the CSRF token. */
+const LIBRARY_FIELDS = ['cookie', '__csrf'];
+const TAB_HOLD = fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 20 }));
 
-/** One request of a tab: set or unset a shared key, or set a key of its own; its handler holds `holdMs`. */
+/**
+ * One request of a tab: set, unset or push onto (in place) a shared key, or set a key of its own; its handler
+ * holds the loaded session `holdMs` first.
+ */
 interface TabWrite {
-  kind: 'set' | 'unset' | 'own';
+  kind: 'set' | 'unset' | 'push' | 'own';
   key: string;
   holdMs: number;
 }
 
+/** A batch of the tabs property: its writes, and at most one rotation, one logout and one expiry beside them. */
+interface TabBatch {
+  writes: TabWrite[];
+  /** `regenerate({ keep })` after `holdMs`: `keep` the shared keys kept beside the login; absent: `keep: true`. */
+  rotate?: { holdMs: number; keep?: string[] };
+  logout?: boolean;
+  /** The expiry is forced in the collection once `afterAnswers` of the batch's requests are answered (all, at most). */
+  expire?: { afterAnswers: number };
+}
+
 const tabWriteArbitrary: fc.Arbitrary<TabWrite> = fc.record({
-  kind: fc.constantFrom<TabWrite['kind']>('set', 'set', 'unset', 'own'),
+  kind: fc.constantFrom<TabWrite['kind']>('set', 'set', 'unset', 'push', 'own'),
   key: fc.constantFrom(...SHARED_KEYS),
-  holdMs: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 20 })),
+  holdMs: TAB_HOLD,
 });
-const tabBatchesArbitrary = fc.array(fc.array(tabWriteArbitrary, { minLength: 2, maxLength: 8 }), {
-  minLength: 1,
-  maxLength: 5,
-});
+/** `undefined` most of the time, else a value of `arbitrary`. */
+const sometimes = <T>(arbitrary: fc.Arbitrary<T>, weight: number) =>
+  fc.oneof({ arbitrary: fc.constant(undefined), weight: 10 - weight }, { arbitrary, weight });
+const tabBatchArbitrary: fc.Arbitrary<TabBatch> = fc
+  .record({
+    writes: fc.array(tabWriteArbitrary, { minLength: 2, maxLength: 8 }),
+    rotate: sometimes(
+      fc.record({ holdMs: TAB_HOLD, keep: fc.option(fc.subarray(SHARED_KEYS), { nil: undefined }) }),
+      4,
+    ),
+    logout: sometimes(fc.constant(true), 1),
+    expire: sometimes(fc.record({ afterAnswers: fc.integer({ min: 0, max: 10 }) }), 1),
+  })
+  .map(({ writes, ...rest }) => {
+    // At most one in-place change of a key per batch: the others of the same key become sets.
+    const pushed = new Set<string>();
+    const unique = writes.map((write): TabWrite => {
+      if (write.kind !== 'push') return write;
+      if (pushed.has(write.key)) return { ...write, kind: 'set' };
+      pushed.add(write.key);
+      return write;
+    });
+    return { writes: unique, ...rest };
+  });
+/** The session operations `MODEL_TABS_OPS` names (comma-separated: rotate, logout, expire), or all of them. */
+const TAB_OPERATIONS = ['rotate', 'logout', 'expire'] as const;
+const tabOperations = ((): ReadonlySet<string> => {
+  const named = process.env.MODEL_TABS_OPS?.split(',')
+    .map((operation) => operation.trim())
+    .filter(Boolean);
+  if (named === undefined) return new Set(TAB_OPERATIONS);
+  const unknown = named.filter((operation) => !(TAB_OPERATIONS as readonly string[]).includes(operation));
+  if (unknown.length > 0)
+    throw new Error(`MODEL_TABS_OPS: unknown ${unknown.join(', ')}; known: ${TAB_OPERATIONS.join(', ')}`);
+  return new Set(named);
+})();
+const tabBatchesArbitrary = fc.array(
+  tabBatchArbitrary.map((batch): TabBatch => ({
+    writes: batch.writes,
+    rotate: tabOperations.has('rotate') ? batch.rotate : undefined,
+    logout: tabOperations.has('logout') ? batch.logout : undefined,
+    expire: tabOperations.has('expire') ? batch.expire : undefined,
+  })),
+  { minLength: 1, maxLength: 5 },
+);
+
+function describeTabBatch(batch: TabBatch): string {
+  const parts = batch.writes.map((write) => `${write.kind}(${write.key}, ${write.holdMs} ms)`);
+  if (batch.rotate) parts.push(`rotate(${batch.rotate.keep?.join('+') ?? 'all'}, ${batch.rotate.holdMs} ms)`);
+  if (batch.logout) parts.push('logout');
+  if (batch.expire) parts.push(`expire(after ${batch.expire.afterAnswers} answers)`);
+  return parts.join(', ');
+}
+
+/** A request of a tab's batch and what it observed. */
+interface TabAnswer {
+  name: string;
+  status: number;
+  /** The session cookie pair the answer set, when it set one with a value. */
+  setCookie?: string;
+  /** The answer cleared the session cookie. */
+  cleared: boolean;
+  /** The logical time (`tick`) at which the answer came. */
+  answeredAt: number;
+}
+
+/** A write of a batch: its key and the value it sets (`undefined`: removes; for a push, the value appended). */
+interface TabWriteAnswer extends TabAnswer {
+  write: TabWrite;
+  key: string;
+  value: unknown;
+}
+
+/** What the forced expiry observed. */
+interface TabExpiry {
+  /** The document was live and is now expired. */
+  expired: boolean;
+  startedAt: number;
+  expiredAt: number;
+}
+
+/** The `n`-th of `promises` to settle has settled (at once for 0). */
+function settledCount(promises: readonly Promise<unknown>[], n: number): Promise<void> {
+  return new Promise((resolve) => {
+    let settled = 0;
+    if (n <= 0) resolve();
+    for (const promise of promises) {
+      void promise.finally(() => {
+        if ((settled += 1) === n) resolve();
+      });
+    }
+  });
+}
+
+const show = (value: unknown): string => JSON.stringify(value) ?? 'unset';
+
+/** What the tabs property went through, for its summary line. */
+const tabTotals = {
+  batches: 0,
+  writes: 0,
+  refusedWrites: 0,
+  rotated: 0,
+  refusedRotations: 0,
+  logouts: 0,
+  expiries: 0,
+  openExpiries: 0,
+  undoneExpiries: 0,
+  clearedAfterRotation: 0,
+};
 
 describe('tabs of one session', () => {
   let tabsApp: INestApplication;
@@ -695,59 +841,340 @@ describe('tabs of one session', () => {
     await tabsApp?.close();
   });
 
+  const documents = () => db.sessions(tabsCollection);
+  const tabs = () => request(tabsUrl);
+  const isLive = (document: { expires?: Date } | null): boolean => (document?.expires?.getTime() ?? 0) > Date.now();
+
+  async function send(test: request.Test, cookie: string, name: string): Promise<TabAnswer> {
+    const response = await test.set('Cookie', cookie).set(OPERATION_HEADER, name);
+    const line = setCookieFor(response);
+    return {
+      name,
+      status: response.status,
+      setCookie: sessionCookieSetBy(response),
+      cleared: line !== undefined && sessionCookieSetBy(response) === undefined,
+      answeredAt: tick(),
+    };
+  }
+
+  /** The session's state between batches: its cookie, the values the model says it holds, or how it ended. */
+  interface TabsState {
+    user: string;
+    cookie: string;
+    values: Map<string, unknown>;
+    gone?: 'logout' | 'expiry';
+    /** The expired document's data as it was once the session expired (it must not change afterwards). */
+    expiredData?: string;
+  }
+
+  /** Runs one batch: its writes, rotation and logout at once, the expiry after some of their answers. */
+  async function runBatch(batch: TabBatch, batchIndex: number, state: TabsState) {
+    const name = () => `tab-${(operationCounter += 1)}`;
+    const writes = batch.writes.map((write, index) => {
+      const key = write.kind === 'own' ? `own${batchIndex}x${index}` : write.key;
+      const value = write.kind === 'unset' ? undefined : `${batchIndex}.${index}`;
+      const route = write.kind === 'own' ? 'set' : write.kind;
+      const path = `/t/${route}/${key}?hold=${write.holdMs}`;
+      return { write, key, value, answer: send(tabs().post(path).send({ value }), state.cookie, name()) };
+    });
+    const rotate = batch.rotate;
+    const rotation =
+      rotate &&
+      send(
+        tabs().post(`/t/rotate?hold=${rotate.holdMs}${rotate.keep ? `&keep=${rotate.keep.join(',')}` : ''}`),
+        state.cookie,
+        name(),
+      );
+    const logout = batch.logout ? send(tabs().post('/t/logout'), state.cookie, name()) : undefined;
+    const requests: Promise<TabAnswer>[] = [...writes.map(({ answer }) => answer)];
+    if (rotation) requests.push(rotation);
+    if (logout) requests.push(logout);
+    const expiry = batch.expire
+      ? settledCount(requests, Math.min(batch.expire.afterAnswers, requests.length)).then(async () => {
+          const startedAt = tick();
+          const now = new Date();
+          const { matchedCount } = await documents().updateOne(
+            { _id: storedIdOf(state.cookie), expires: { $gt: now } },
+            { $set: { expires: new Date(now.getTime() - 1000) } },
+          );
+          return { expired: matchedCount > 0, startedAt, expiredAt: tick() } satisfies TabExpiry;
+        })
+      : undefined;
+    const writeAnswers: TabWriteAnswer[] = await Promise.all(
+      writes.map(async ({ write, key, value, answer }) => ({ ...(await answer), write, key, value })),
+    );
+    return { writes: writeAnswers, rotation: await rotation, logout: await logout, expiry: await expiry };
+  }
+
+  type TabOutcomes = Awaited<ReturnType<typeof runBatch>>;
+
+  function describeOutcomes(outcomes: TabOutcomes): string {
+    const answer = (label: string, { name, status, setCookie, cleared }: TabAnswer) => {
+      const handled = handlersRun.get(name);
+      return (
+        `${label} -> ${status}${setCookie ? ` set sid ${shortId(setCookie)}` : ''}${cleared ? ' cleared' : ''}` +
+        (handled === undefined ? '' : ` (handler ran at t${handled})`)
+      );
+    };
+    const parts = outcomes.writes.map((write) =>
+      answer(`${write.write.kind}(${write.key}=${show(write.value)})`, write),
+    );
+    if (outcomes.rotation) parts.push(answer('rotate', outcomes.rotation));
+    if (outcomes.logout) parts.push(answer('logout', outcomes.logout));
+    const { expiry } = outcomes;
+    if (expiry) {
+      parts.push(
+        `expire -> ${expiry.expired ? 'expired a live session' : 'matched nothing'} ` +
+          `(t${expiry.startedAt}-t${expiry.expiredAt})`,
+      );
+    }
+    return parts.join('; ');
+  }
+
+  /** The values a key may hold after the batch, by the writes answered 200 (none: as it was before). */
+  function allowedValues(key: string, before: unknown, writes: readonly TabWriteAnswer[]): unknown[] {
+    const answered = writes.filter((write) => write.key === key && write.status === 200);
+    if (answered.length === 0) return [before];
+    return answered.flatMap((write) => {
+      if (write.write.kind !== 'push') return [write.value];
+      // The list it appended to: as before the batch, or as another write of the batch left it.
+      const bases = [before, ...answered.filter((other) => other !== write).map((other) => other.value)];
+      return bases.map((base) => (Array.isArray(base) ? [...(base as unknown[]), write.value] : [write.value]));
+    });
+  }
+
+  /**
+   * Checks the data of the session's document against the model and the batch's answers; returns the values
+   * the model holds next. `kept`: the shared keys a rotation answered 200 kept (all: `undefined`).
+   */
+  function checkData(
+    stored: Record<string, unknown>,
+    state: TabsState,
+    writes: readonly TabWriteAnswer[],
+    kept: readonly string[] | undefined,
+    problems: string[],
+  ): Map<string, unknown> {
+    const next = new Map<string, unknown>();
+    if (stored.userId !== state.user) problems.push(`the login is gone: userId holds ${show(stored.userId)}`);
+    const keys = new Set([...state.values.keys(), ...writes.map((write) => write.key)]);
+    for (const key of keys) {
+      const dropped = kept !== undefined && !kept.includes(key);
+      const allowed = dropped ? [undefined] : allowedValues(key, state.values.get(key), writes);
+      if (!allowed.some((value) => show(value) === show(stored[key]))) {
+        const why = dropped ? 'the rotation did not keep it' : `allowed: ${allowed.map(show).join(', ')}`;
+        problems.push(`${key} holds ${show(stored[key])}; ${why}`);
+      }
+      if (stored[key] !== undefined) next.set(key, stored[key]);
+    }
+    const stray = Object.keys(stored).filter(
+      (key) => !keys.has(key) && !LOGIN_KEYS.includes(key) && !LIBRARY_FIELDS.includes(key),
+    );
+    if (stray.length > 0) problems.push(`keys nobody wrote are stored: ${stray.join(', ')}`);
+    return next;
+  }
+
+  /** The session is gone: no live document of it, its cookie is refused, and the expired document unchanged. */
+  async function checkGone(state: TabsState, problems: string[]): Promise<void> {
+    const live = await documents().countDocuments({ 'session.userId': state.user, expires: { $gt: new Date() } });
+    if (live > 0) problems.push(`the session is gone (${state.gone}), yet ${live} live document(s) of it`);
+    const probe = await send(tabs().get('/t/whoami'), state.cookie, 'probe');
+    if (probe.status !== 401) problems.push(`the gone session's cookie is answered ${probe.status}`);
+    const all = await documents().find({ 'session.userId': state.user }).toArray();
+    if (state.gone === 'logout' && all.length > 0) problems.push(`${all.length} document(s) left after the logout`);
+    if (state.gone === 'expiry' && state.expiredData !== undefined) {
+      const now = all.find((document) => document._id === storedIdOf(state.cookie));
+      if (now && JSON.stringify(now.session) !== state.expiredData) {
+        problems.push(`the expired document changed: ${JSON.stringify(now.session)}, was ${state.expiredData}`);
+      }
+    }
+  }
+
+  /** Compares the collection and the answers with the model after a batch; moves the state on. */
+  async function judgeTabs(batch: TabBatch, outcomes: TabOutcomes, state: TabsState): Promise<void> {
+    const problems: string[] = [];
+    const { writes, rotation, logout, expiry } = outcomes;
+    // Something of the batch took the old id away: a rotation (either answer), the logout, an expiry that hit.
+    const endable = rotation !== undefined || logout !== undefined || expiry?.expired === true;
+    const oldId = storedIdOf(state.cookie);
+    for (const write of writes) {
+      const label = `${write.write.kind}(${write.key}=${show(write.value)})`;
+      if (state.gone || (write.status === 401 && endable)) {
+        if (write.status !== 401) problems.push(`${label}: answered ${write.status} for a gone session`);
+        // Its commit found the session ended (its handler ran): the cookie is cleared. Refused by the guard
+        // (no live session loaded, the handler never ran): nothing to clear, nothing stored.
+        else if (handlersRun.has(write.name) && !write.cleared) {
+          problems.push(`${label}: its change refused with 401, yet the cookie is not cleared`);
+        }
+      } else if (write.status !== 200) problems.push(`${label}: answered ${write.status}, not 200`);
+      if (write.setCookie && storedIdOf(write.setCookie) !== oldId) problems.push(`${label}: set another session id`);
+    }
+    if (logout && logout.status !== 200) problems.push(`logout: answered ${logout.status}`);
+    if (rotation) {
+      if (rotation.status === 200) {
+        if (state.gone) problems.push('rotate: answered 200 for a gone session');
+        if (!rotation.setCookie || storedIdOf(rotation.setCookie) === oldId) problems.push('rotate: no new cookie');
+      } else if (rotation.status === 401) {
+        if (!state.gone && !logout && !expiry?.expired) problems.push('rotate: answered 401, nothing ended it');
+        if (rotation.setCookie) problems.push('rotate: answered 401, yet set a session cookie');
+      } else problems.push(`rotate: answered ${rotation.status}`);
+    }
+    const rotated = rotation?.status === 200 && rotation.setCookie !== undefined ? rotation.setCookie : undefined;
+    if (expiry && !expiry.expired && !state.gone && !rotation && !batch.logout) {
+      problems.push('expire: the session was live, yet the expiry matched nothing');
+    }
+
+    tabTotals.batches += 1;
+    tabTotals.writes += writes.length;
+    tabTotals.refusedWrites += writes.filter((write) => write.status === 401).length;
+    if (rotation?.status === 200) tabTotals.rotated += 1;
+    if (rotation?.status === 401) tabTotals.refusedRotations += 1;
+    if (rotation?.status === 200) {
+      // A browser applies the answers in order: such a clearing erases the rotated cookie it received before.
+      tabTotals.clearedAfterRotation += writes.filter(
+        (write) => write.cleared && write.answeredAt > rotation.answeredAt,
+      ).length;
+    }
+    if (state.gone) {
+      await checkGone(state, problems);
+    } else {
+      // Which of the batch's enders took effect; where the race leaves it open, what the collection shows.
+      const overlapsExpiry =
+        expiry !== undefined &&
+        [...writes, ...(rotation ? [rotation] : [])].some(
+          ({ name, answeredAt }) =>
+            (handlersRun.get(name) ?? Number.POSITIVE_INFINITY) < expiry.expiredAt && answeredAt > expiry.startedAt,
+        );
+      const expiryOpen = nonAtomicUpdates && overlapsExpiry;
+      const cookie = rotated ?? state.cookie;
+      const document = await documents().findOne({ _id: storedIdOf(cookie) });
+      const live = isLive(document);
+      let ended: TabsState['gone'];
+      if (rotated)
+        ended = undefined; // the rotation ran before the logout or expiry, which found the old id gone
+      else if (logout && !(expiry?.expired && document))
+        ended = 'logout'; // (a logout after the expiry finds no session to delete: the expired document stays)
+      else if (expiry?.expired) ended = expiryOpen && live ? undefined : 'expiry';
+      if (rotated && expiry?.expired && !expiryOpen) {
+        // The expiry hit the old id while it was live, so before the rotation's delete, which must then fail.
+        problems.push('rotate: answered 200 although the session it carried over had expired');
+      }
+      if (ended === 'logout') tabTotals.logouts += 1;
+      if (ended === 'expiry') tabTotals.expiries += 1;
+      if (expiry?.expired && expiryOpen) tabTotals.openExpiries += 1;
+      if (expiry?.expired && !rotated && !batch.logout && !ended) tabTotals.undoneExpiries += 1;
+      if (rotated && (await documents().countDocuments({ _id: oldId })) > 0) {
+        problems.push(`rotate: the old id's document ${shortId(state.cookie)} is still there`);
+      }
+      if (!ended) {
+        if (!live || !document) problems.push(`the session ${shortId(cookie)} must be live, yet it is not`);
+        else {
+          const kept = rotated && batch.rotate?.keep ? batch.rotate.keep : undefined;
+          state.values = checkData(document.session, state, writes, kept, problems);
+          const others = await documents().countDocuments({
+            'session.userId': state.user,
+            _id: { $ne: storedIdOf(cookie) },
+          });
+          if (others > 0) problems.push(`${others} other document(s) of the session's user are stored`);
+          const served = await send(tabs().get('/t/whoami'), cookie, 'probe');
+          if (served.status !== 200) problems.push(`the live session's cookie is answered ${served.status}`);
+          if (rotated) {
+            const old = await send(tabs().get('/t/whoami'), state.cookie, 'probe');
+            if (old.status !== 401) problems.push(`the rotated-away cookie is answered ${old.status}`);
+          }
+        }
+        state.cookie = cookie;
+      } else {
+        state.gone = ended;
+        if (ended === 'expiry' && document && !expiryOpen) {
+          // The expired document holds every write answered 200 before the expiry.
+          checkData(document.session, state, writes, undefined, problems);
+        }
+        state.expiredData = document ? JSON.stringify(document.session) : undefined;
+        await checkGone(state, problems);
+        // A write with the old cookie after the end: refused, nothing stored (checked again by the next batch).
+        const late = await send(tabs().post('/t/set/late').send({ value: 'late' }), state.cookie, 'probe');
+        if (late.status !== 401) problems.push(`a write after the end is answered ${late.status}`);
+        await checkGone(state, problems);
+      }
+    }
+    if (problems.length > 0) {
+      throw new Error(
+        `after the batch [${describeOutcomes(outcomes)}] on ${serverVersion}` +
+          `${state.gone ? ` (session gone: ${state.gone})` : ''}\n- ${problems.join('\n- ')}`,
+      );
+    }
+  }
+
+  // The smallest case the property finds on the current code (a finding, left to fix in src/): a rotation keeping
+  // data copies what its own request loaded, so a write of another tab stored on the old id after that load,
+  // answered 200, is not on the rotated session (the old document, which held it, is then deleted). Seed of
+  // the property's first failure: 1452800862, path 0:3:1:1:0:0:0:0:0:0 (two sets of `theme` and a rotation).
+  it('keeps a write answered 200 during a rotation that keeps all data on the rotated session', async () => {
+    const login = await tabs()
+      .post('/t/login')
+      .send({ userId: `tabs-${runTag}-rotation` });
+    const cookie = sessionCookieSetBy(login)!;
+    try {
+      // The rotation loads the session, holds it 50 ms, then rotates; the write is stored meanwhile.
+      const rotating = tabs()
+        .post('/t/rotate?hold=50')
+        .set('Cookie', cookie)
+        .then((response) => response);
+      const write = await tabs().post('/t/set/theme').set('Cookie', cookie).send({ value: 'dark' });
+      const rotation = await rotating;
+      expect([write.status, rotation.status]).toEqual([200, 200]);
+      const rotated = sessionCookieSetBy(rotation)!;
+      const document = await documents().findOne({ _id: storedIdOf(rotated) });
+      expect(document?.session).toMatchObject({ userId: `tabs-${runTag}-rotation`, theme: 'dark' });
+      expect(await documents().countDocuments({ _id: storedIdOf(cookie) })).toBe(0);
+    } finally {
+      await documents().deleteMany({ 'session.userId': `tabs-${runTag}-rotation` });
+    }
+  });
+
   it(
-    `stores every answered write of concurrent tabs, through ${tabRuns} sequences`,
+    `stores every answered write of concurrent tabs, through rotations, logouts and expiries, ${tabRuns} sequences`,
     async () => {
       const started = Date.now();
       let sequence = 0;
       const property = fc.asyncProperty(tabBatchesArbitrary, async (batches) => {
         sequence += 1;
-        const login = await request(tabsUrl)
-          .post('/t/login')
-          .send({ userId: `tabs-${runTag}-${sequence}` });
-        const cookie = setCookieFor(login)?.split(';')[0];
+        const user = `tabs-${runTag}-${sequence}`;
+        const login = await tabs().post('/t/login').send({ userId: user });
+        const cookie = sessionCookieSetBy(login);
         if (login.status !== 200 || !cookie) throw new Error(`login answered ${login.status}`);
-        const documents = db.sessions(tabsCollection);
-        const model = new Map<string, unknown>();
+        const state: TabsState = { user, cookie, values: new Map() };
         try {
           for (const [batchIndex, batch] of batches.entries()) {
-            const writes = batch.map((write, index) => {
-              const key = write.kind === 'own' ? `own${batchIndex}x${index}` : write.key;
-              const value = write.kind === 'unset' ? undefined : `${batchIndex}.${index}`;
-              return { key, value, path: `/t/${value === undefined ? 'unset' : 'set'}/${key}?hold=${write.holdMs}` };
-            });
-            const answers = await Promise.all(
-              writes.map(({ path, value }) => request(tabsUrl).post(path).set('Cookie', cookie).send({ value })),
-            );
-            const statuses = answers.map((answer) => answer.status);
-            if (statuses.some((status) => status !== 200)) throw new Error(`answered ${statuses.join(', ')}`);
-            const stored = (await documents.findOne({ _id: storedIdOf(cookie) }))?.session;
-            if (!stored) throw new Error('the session document is gone');
-            const written = new Map<string, unknown[]>();
-            for (const { key, value } of writes) written.set(key, [...(written.get(key) ?? []), value]);
-            for (const key of new Set([...model.keys(), ...written.keys()])) {
-              const allowed = written.get(key) ?? [model.get(key)];
-              if (!allowed.includes(stored[key])) {
-                throw new Error(
-                  `batch ${batchIndex}: ${key} holds ${JSON.stringify(stored[key])}, answered writes: ` +
-                    `${allowed.map((value) => JSON.stringify(value) ?? 'unset').join(', ')}`,
-                );
-              }
-              if (stored[key] === undefined) model.delete(key);
-              else model.set(key, stored[key]);
+            const outcomes = await runBatch(batch, batchIndex, state);
+            try {
+              await judgeTabs(batch, outcomes, state);
+            } catch (error) {
+              const message = error instanceof Error ? error.message : String(error);
+              throw new Error(`batch ${batchIndex} (${describeTabBatch(batch)}): ${message}`);
+            } finally {
+              handlersRun.clear();
             }
           }
         } finally {
-          await documents.deleteOne({ _id: storedIdOf(cookie) });
+          await documents().deleteMany({ 'session.userId': user });
         }
       });
-      const details = await fc.check(property, { numRuns: tabRuns, seed });
+      const details = await fc.check(property, { numRuns: tabRuns, seed, path: tabsReplayPath });
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       process.stdout.write(
-        `model: tabs: ${details.numRuns} sequences, seed ${details.seed}, ${seconds} s` +
-          `${details.failed ? `, FAILED (replay with MODEL_SEED=${details.seed})` : ''}\n`,
+        `model: tabs: ${details.numRuns} sequences, ${tabTotals.batches} batches, ${tabTotals.writes} writes ` +
+          `(${tabTotals.refusedWrites} answered 401), ${tabTotals.rotated} rotations (${tabTotals.refusedRotations} ` +
+          `answered 401; ${tabTotals.clearedAfterRotation} writes cleared the cookie after the rotation's answer), ` +
+          `${tabTotals.logouts} logouts, ${tabTotals.expiries} expiries (${tabTotals.openExpiries} ` +
+          `left open by a racing write, ${tabTotals.undoneExpiries} undone by it) (shrinking included), seed ${details.seed}, ${seconds} s` +
+          `${details.failed ? `, FAILED (replay with MODEL_SEED=${details.seed} MODEL_TABS_PATH=${details.counterexamplePath})` : ''}\n`,
       );
-      if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? 'the tabs property failed');
+      if (details.failed) {
+        const error = details.errorInstance;
+        const cause = error instanceof Error ? error.message : String(error);
+        throw new Error(`${fc.defaultReportMessage(details) ?? 'the tabs property failed'}\n\n${cause}`);
+      }
     },
     60_000 + tabRuns * TIMEOUT_PER_SEQUENCE_MS,
   );

@@ -161,7 +161,10 @@ export async function startModelApp(options: SessionModuleOptions): Promise<{ ap
 /** Free-form session keys, for the tabs of one session. */
 type TabData = Record<string, unknown>;
 
-/** Routes for several tabs of one session: set and unset any key, after holding the session `hold` ms. */
+/**
+ * Routes for several tabs of one session: set, unset and change in place any key, rotate the id, log out; each
+ * after holding the loaded session `hold` ms.
+ */
 @Controller('t')
 class TabsController {
   constructor(private readonly sessions: SessionService<TabData>) {}
@@ -173,11 +176,23 @@ class TabsController {
     return { ok: true };
   }
 
+  @Get('whoami')
+  @UseGuards(AuthGuard)
+  whoami(@Session('userId') userId: unknown) {
+    return { userId };
+  }
+
   @Post('set/:key')
   @HttpCode(200)
   @UseGuards(AuthGuard)
-  async set(@Param('key') key: string, @Body() body: { value: unknown }, @Query('hold') hold?: string) {
+  async set(
+    @Param('key') key: string,
+    @Body() body: { value: unknown },
+    @Query('hold') hold?: string,
+    @Headers(OPERATION_HEADER) operation?: string,
+  ) {
     await holdFor(hold);
+    handlerRuns(operation);
     this.sessions.set(key, body.value);
     return { set: key };
   }
@@ -185,10 +200,56 @@ class TabsController {
   @Post('unset/:key')
   @HttpCode(200)
   @UseGuards(AuthGuard)
-  async unset(@Param('key') key: string, @Query('hold') hold?: string) {
+  async unset(@Param('key') key: string, @Query('hold') hold?: string, @Headers(OPERATION_HEADER) operation?: string) {
     await holdFor(hold);
+    handlerRuns(operation);
     this.sessions.unset(key);
     return { unset: key };
+  }
+
+  /** An in-place change: appends to the list under `key` through the loaded value (a new list when none). */
+  @Post('push/:key')
+  @HttpCode(200)
+  @UseGuards(AuthGuard)
+  async push(
+    @Param('key') key: string,
+    @Body() body: { value: unknown },
+    @Query('hold') hold?: string,
+    @Headers(OPERATION_HEADER) operation?: string,
+  ) {
+    await holdFor(hold);
+    handlerRuns(operation);
+    const list = this.sessions.get(key);
+    if (Array.isArray(list)) list.push(body.value);
+    else this.sessions.set(key, [body.value]);
+    return { pushed: key };
+  }
+
+  /**
+   * A new id for the session (`regenerate({ keep })`), after `hold` ms: keeping the login and the keys named in
+   * `keep` (comma-separated), or all of its data without `keep`.
+   */
+  @Post('rotate')
+  @HttpCode(200)
+  @UseGuards(AuthGuard)
+  async rotate(
+    @Query('hold') hold?: string,
+    @Query('keep') keep?: string,
+    @Headers(OPERATION_HEADER) operation?: string,
+  ) {
+    await holdFor(hold);
+    handlerRuns(operation);
+    const kept = keep === undefined ? true : ['userId', 'username', 'role', ...keep.split(',').filter(Boolean)];
+    await this.sessions.regenerate({ keep: kept });
+    return { rotated: true };
+  }
+
+  @Post('logout')
+  @HttpCode(200)
+  @UseInterceptors(LogoutInterceptor)
+  logout(@Headers(OPERATION_HEADER) operation?: string) {
+    handlerRuns(operation);
+    return { ok: true };
   }
 }
 
