@@ -63,8 +63,8 @@ export class SessionDataError extends BadRequestException {
  * expiry) while this request ran, and is not re-created. Answers HTTP 401.
  */
 export class SessionEndedError extends UnauthorizedException {
-  constructor() {
-    super('This session has ended (logged out, revoked or expired); log in again.');
+  constructor(message = 'This session has ended (logged out, revoked or expired); log in again.') {
+    super(message);
     this.name = 'SessionEndedError';
   }
 }

@@ -58,7 +58,7 @@ export class SessionRotation {
       // Under the user's lock, as per-user deletions are: no deletion can run between the new document's
       // insert and the old one's delete, which a multi-document delete (not a snapshot) could miss.
       const userId = userIdOf(old, this.settings);
-      const rotate = () => this.store.rotateKeeping(req, kept);
+      const rotate = () => this.store.rotateKeeping(req, kept, options.keep === true ? true : keep);
       const outcome = await this.current.storeCall(
         'regenerate the session',
         () => (userId === undefined ? rotate() : this.store.withUserLock(userId, rotate)),

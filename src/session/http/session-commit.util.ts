@@ -12,6 +12,10 @@ import { shadowedMember } from '../core/session-data.util.js';
 /** The response methods that send its first byte: the commit comes before any of them reaches the socket. */
 type SendingMethod = 'writeHead' | 'write' | 'end';
 
+/** The answer to a write that a concurrent rotation of its session (keeping other keys) left out. */
+const ROTATED_AWAY =
+  'This session got a new id while this request ran, and what the request changed was not kept; nothing was stored: send the request again.';
+
 /** Headers of the handler's answer that do not describe an error answered instead. */
 const ANSWER_HEADERS = [
   'content-type',
@@ -67,12 +71,13 @@ export function commitBeforeAnswer(
     if (owesDrain && lastWrite !== false) res.emit('drain');
   };
 
-  const refuse = (error: HttpException) => {
+  const refuse = (error: HttpException, rotatedAway = false) => {
     const owesDrain = held.some(({ method }) => method === 'write');
     held.length = 0;
     delete (req as { session?: Session }).session; // express-session then neither saves nor sets a cookie
     for (const name of ANSWER_HEADERS) res.removeHeader(name);
-    if (error instanceof SessionEndedError) clearSessionCookie(req, res, settings);
+    // Not for a session a rotation moved on: the client may hold its new cookie by now.
+    if (error instanceof SessionEndedError && !rotatedAway) clearSessionCookie(req, res, settings);
     const body = JSON.stringify(error.getResponse());
     res.statusCode = error.getStatus();
     res.setHeader('Cache-Control', 'no-store');
@@ -92,6 +97,7 @@ export function commitBeforeAnswer(
       if (error instanceof SessionDataError) return refuse(error);
       return refuse(new SessionStoreError('save the session', error));
     }
+    if (store.wasRotatedAway(session)) return refuse(new SessionEndedError(ROTATED_AWAY), true);
     if (store.wasEndedElsewhere(session)) return refuse(new SessionEndedError());
     release();
   };

@@ -56,7 +56,9 @@ export type RotationOutcome = 'rotated' | 'ended';
  *   `expired`), and for one that is not a session or fails the `schema` option (deleted, `invalid`);
  * - **rotate new before old**: `rotateKeeping` writes the new document before deleting the old one, and
  *   gives the new one up (outcome `'ended'`) when the old one was no longer live, so that a per-user
- *   deletion running meanwhile cannot miss the session;
+ *   deletion running meanwhile cannot miss the session; and it loses no write answered meanwhile: what
+ *   other requests stored on the old document before its delete is carried to the new one (kept keys);
+ *   writes that come later either follow the session to its new document or are refused (401);
  * - **serialize per user**: `withUserLock` runs one section at a time per user, across processes; logins
  *   under the session limit, rotations that keep data and per-user deletions run under it;
  * - **bound every call** by `storeTimeoutMs`, and fail with an error (never hang, never answer "no
@@ -78,6 +80,11 @@ export interface SessionStore extends Store {
   hasChanges(session: object): boolean;
   /** `true` when saving, touching or rotating `session` found its document gone: ended elsewhere. */
   wasEndedElsewhere(session: object): boolean;
+  /**
+   * `true` when a write of `session` found it moved on by a concurrent rotation that did not keep what the
+   * write changed: refused (401), but the session goes on under its new id, so its cookie is not cleared.
+   */
+  wasRotatedAway(session: object): boolean;
 
   /** The times and device of a live session (fresh ones for a session not stored yet). */
   metaOf(session: object): SessionMeta;
@@ -98,9 +105,10 @@ export interface SessionStore extends Store {
 
   /**
    * Gives the request's session a new id carrying `kept` over: new document first, then the old one
-   * deleted; `'ended'` (both gone) when the old one was no longer live.
+   * deleted; `'ended'` (both gone) when the old one was no longer live. What other requests stored on the
+   * old one meanwhile, under the keys `keep` names (`true`: all), is on the new one too.
    */
-  rotateKeeping(req: Request, kept: Record<string, unknown>): Promise<RotationOutcome>;
+  rotateKeeping(req: Request, kept: Record<string, unknown>, keep: true | readonly string[]): Promise<RotationOutcome>;
 
   /** The user's live sessions, newest expiry first. */
   findByUser(userId: string | number): Promise<SessionDocument[]>;

@@ -164,8 +164,8 @@ export class MongoSessionStore extends MongoStore implements SessionStore {
   }
 
   /** Gives the request's session a new id carrying `kept` over (see `SessionWriter.rotateKeeping`). */
-  rotateKeeping(req: Request, kept: Record<string, unknown>): Promise<RotationOutcome> {
-    return this.writer.rotateKeeping(req, kept, () => this.generateFor(req));
+  rotateKeeping(req: Request, kept: Record<string, unknown>, keep: true | readonly string[]): Promise<RotationOutcome> {
+    return this.writer.rotateKeeping(req, kept, keep, () => this.generateFor(req));
   }
 
   /**
@@ -214,6 +214,11 @@ export class MongoSessionStore extends MongoStore implements SessionStore {
    */
   wasEndedElsewhere(session: object): boolean {
     return recordIn(session)?.ended === true;
+  }
+
+  /** `true` when a write of `session` found it moved on by a rotation that did not keep what it changed. */
+  wasRotatedAway(session: object): boolean {
+    return recordIn(session)?.rotatedAway === true;
   }
 
   /**

@@ -53,3 +53,31 @@ export function changesSince(before: FieldSnapshot, fields: Record<string, unkno
   }
   return changed ? { set, unset, snapshot } : undefined;
 }
+
+/**
+ * The data fields other requests stored since `before` was loaded (`stored` is the document's data as it is
+ * now) that this request left as loaded (`own` is its data now), among those `carried` selects: what a
+ * rotation must add to the new document so that a write answered meanwhile is not lost with the old one.
+ * `undefined` when there is none.
+ */
+export function concurrentChanges(
+  before: FieldSnapshot,
+  stored: Record<string, unknown>,
+  own: Record<string, unknown>,
+  carried: (key: string) => boolean,
+): Omit<FieldChanges, 'snapshot'> | undefined {
+  const set: Record<string, unknown> = {};
+  const unset: Record<string, ''> = {};
+  let changed = false;
+  for (const key of new Set([...Object.keys(stored), ...Object.keys(own)])) {
+    if (!carried(key)) continue;
+    const loaded = before.get(key);
+    const storedNow = stored[key] === undefined ? undefined : JSON.stringify(stored[key]);
+    const ownNow = own[key] === undefined ? undefined : JSON.stringify(own[key]);
+    if (storedNow === loaded || ownNow !== loaded) continue; // nobody else changed it, or this request did
+    if (storedNow === undefined) unset[`session.${key}`] = '';
+    else set[`session.${key}`] = stored[key];
+    changed = true;
+  }
+  return changed ? { set, unset } : undefined;
+}

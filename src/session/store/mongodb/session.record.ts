@@ -9,6 +9,8 @@ export interface SessionRecord {
   persisted: boolean;
   /** Saving or touching it found the document gone: it was ended elsewhere while this request ran. */
   ended: boolean;
+  /** The document was gone because a rotation of this process moved the session on: it was not ended. */
+  rotatedAway?: boolean;
   /**
    * Each top-level field as last loaded or written (`undefined` before the first write of a new session): a
    * save writes only the fields that differ from it.
