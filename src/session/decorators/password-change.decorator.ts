@@ -3,7 +3,7 @@ import { PasswordChangeInterceptor } from '../interceptors/password-change.inter
 import type { PasswordChangeOptions } from '../interfaces/decorator-options.interface.js';
 import { PasswordChangeMetadata } from '../session.constants.js';
 
-export type { PasswordChangeOptions } from '../interfaces/decorator-options.interface.js';
+export type { PasswordChangeOptions, PasswordChangeSource } from '../interfaces/decorator-options.interface.js';
 
 /**
  * Marks a route that changes the user's credentials: after the handler succeeds, every other session of
