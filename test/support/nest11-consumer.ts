@@ -2,9 +2,71 @@
 // `module: commonjs`, `require()` at run time, and Jest with ts-jest in its default (CommonJS) mode. The
 // library comes from the packed tarball; every other package from the npm registry, at the newest version of
 // the major an existing Nest 11 application has.
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO } from './readme-consumer.js';
+
+/** The consumer's package.json, as far as the test reads it. */
+export interface ConsumerPackage {
+  name: string;
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+}
+
+/**
+ * The consumer's install of the last run (node_modules and package-lock.json), with the dependencies it was
+ * made for: CI's second Node reuses the first one's. From npm's cache an install took 10–24 s here, with or
+ * without a lock file; moving a kept one in and installing the new tarball into it, 1.7 s. `npm ci` empties
+ * node_modules, so each CI run installs the newest Nest 11 once.
+ */
+const INSTALL_CACHE = join(REPO, 'node_modules', '.cache', 'nest11-cjs-consumer');
+const LIBRARY = 'nestjs-typed-session';
+
+/** What a kept install is valid for: the dependency ranges, the library's tarball aside. */
+function installKey(pkg: ConsumerPackage): string {
+  const dependencies = Object.entries(pkg.dependencies).filter(([name]) => name !== LIBRARY);
+  return JSON.stringify({ dependencies, devDependencies: pkg.devDependencies });
+}
+
+/** Moves `from` to `to`, by a rename where both are on one file system. */
+function move(from: string, to: string): void {
+  try {
+    renameSync(from, to);
+  } catch {
+    cpSync(from, to, { recursive: true, verbatimSymlinks: true });
+    rmSync(from, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Moves the kept install into `project` when it was made for the same dependencies (taking it: a run at the
+ * same time installs afresh), without the library, so that npm installs the new tarball. Whether it did.
+ */
+export function restoreInstall(project: string, pkg: ConsumerPackage): boolean {
+  const key = join(INSTALL_CACHE, 'key.json');
+  const kept = join(INSTALL_CACHE, 'node_modules');
+  if (!existsSync(key) || !existsSync(kept) || readFileSync(key, 'utf8') !== installKey(pkg)) return false;
+  move(kept, join(project, 'node_modules'));
+  rmSync(join(project, 'node_modules', LIBRARY), { recursive: true, force: true });
+  const lock = JSON.parse(readFileSync(join(INSTALL_CACHE, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, unknown>;
+  };
+  delete lock.packages[`node_modules/${LIBRARY}`];
+  writeFileSync(join(project, 'package-lock.json'), JSON.stringify(lock, null, 2));
+  return true;
+}
+
+/** Keeps `project`'s install for the next run. */
+export function keepInstall(project: string, pkg: ConsumerPackage): void {
+  rmSync(INSTALL_CACHE, { recursive: true, force: true });
+  mkdirSync(INSTALL_CACHE, { recursive: true });
+  move(join(project, 'node_modules'), join(INSTALL_CACHE, 'node_modules'));
+  copyFileSync(join(project, 'package-lock.json'), join(INSTALL_CACHE, 'package-lock.json'));
+  writeFileSync(join(INSTALL_CACHE, 'key.json'), installKey(pkg));
+}
 
 /** The consumer's package.json: its dependencies, with the library's tarball, and its Jest configuration. */
-export function consumerPackage(tarball: string): object {
+export function consumerPackage(tarball: string): ConsumerPackage & Record<string, unknown> {
   return {
     name: 'nest11-cjs-consumer',
     version: '1.0.0',
