@@ -11,9 +11,10 @@ import { CONSUMER_FILES, consumerPackage, keepInstall, restoreInstall } from './
 import { packLibrary, REPO, run, startApp, writeFiles, type RunningApp } from './support/readme-consumer.js';
 import { waitFor, wsUrl } from './support/sockets.js';
 
-// Nest 11 applications, CommonJS as most in production are, install the packed library with npm's strict
-// peer check (no --legacy-peer-deps), compile it with `module: commonjs`, run their Jest (ts-jest, CommonJS)
-// on it, and run it against the test server: log in, the guarded route, log out.
+// A Nest 11 application in CommonJS, as most in production are, installs the packed library with npm's
+// strict peer check (no --legacy-peer-deps), compiles with `module: commonjs`, runs its own Jest on it
+// (ts-jest in CommonJS mode, where an ES module build fails with `Unexpected token 'export'`), and runs on
+// the test server: log in, the guarded route, a gateway on each adapter, log out.
 
 const timings: string[] = [];
 async function timed<T>(label: string, work: () => Promise<T>): Promise<T> {
