@@ -2,8 +2,8 @@
 // `module: commonjs`, `require()` at run time, and Jest with ts-jest in its default (CommonJS) mode. The
 // library comes from the packed tarball; every other package from the npm registry, at the newest version of
 // the major an existing Nest 11 application has.
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { REPO } from './readme-consumer.js';
 
 /** The consumer's package.json, as far as the test reads it. */
@@ -28,41 +28,57 @@ function installKey(pkg: ConsumerPackage): string {
   return JSON.stringify({ dependencies, devDependencies: pkg.devDependencies });
 }
 
-/** Moves `from` to `to`, by a rename where both are on one file system. */
+/** Moves `from` to `to`: a rename, or a copy where they are on two file systems. */
 function move(from: string, to: string): void {
   try {
     renameSync(from, to);
-  } catch {
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
     cpSync(from, to, { recursive: true, verbatimSymlinks: true });
     rmSync(from, { recursive: true, force: true });
   }
 }
 
 /**
- * Moves the kept install into `project` when it was made for the same dependencies (taking it: a run at the
- * same time installs afresh), without the library, so that npm installs the new tarball. Whether it did.
+ * Moves the kept install into `project` when it was made for the same dependencies, without the library, so
+ * that npm installs the new tarball. Whether it did. The install is taken by renaming its directory, so two
+ * runs at the same time never share one: the second installs afresh.
  */
 export function restoreInstall(project: string, pkg: ConsumerPackage): boolean {
-  const key = join(INSTALL_CACHE, 'key.json');
-  const kept = join(INSTALL_CACHE, 'node_modules');
-  if (!existsSync(key) || !existsSync(kept) || readFileSync(key, 'utf8') !== installKey(pkg)) return false;
-  move(kept, join(project, 'node_modules'));
-  rmSync(join(project, 'node_modules', LIBRARY), { recursive: true, force: true });
-  const lock = JSON.parse(readFileSync(join(INSTALL_CACHE, 'package-lock.json'), 'utf8')) as {
-    packages: Record<string, unknown>;
-  };
-  delete lock.packages[`node_modules/${LIBRARY}`];
-  writeFileSync(join(project, 'package-lock.json'), JSON.stringify(lock, null, 2));
-  return true;
+  const taken = `${INSTALL_CACHE}-${process.pid}`;
+  try {
+    renameSync(INSTALL_CACHE, taken);
+  } catch {
+    return false; // none kept, or taken by another run
+  }
+  try {
+    if (readFileSync(join(taken, 'key.json'), 'utf8') !== installKey(pkg)) return false;
+    move(join(taken, 'node_modules'), join(project, 'node_modules'));
+    rmSync(join(project, 'node_modules', LIBRARY), { recursive: true, force: true });
+    const lock = JSON.parse(readFileSync(join(taken, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, unknown>;
+    };
+    delete lock.packages[`node_modules/${LIBRARY}`];
+    writeFileSync(join(project, 'package-lock.json'), JSON.stringify(lock, null, 2));
+    return true;
+  } finally {
+    rmSync(taken, { recursive: true, force: true });
+  }
 }
 
-/** Keeps `project`'s install for the next run. */
+/** Keeps `project`'s install for the next run (in place of the one kept before, if any). */
 export function keepInstall(project: string, pkg: ConsumerPackage): void {
+  mkdirSync(dirname(INSTALL_CACHE), { recursive: true });
+  const staged = mkdtempSync(`${INSTALL_CACHE}-`);
+  move(join(project, 'node_modules'), join(staged, 'node_modules'));
+  copyFileSync(join(project, 'package-lock.json'), join(staged, 'package-lock.json'));
+  writeFileSync(join(staged, 'key.json'), installKey(pkg));
   rmSync(INSTALL_CACHE, { recursive: true, force: true });
-  mkdirSync(INSTALL_CACHE, { recursive: true });
-  move(join(project, 'node_modules'), join(INSTALL_CACHE, 'node_modules'));
-  copyFileSync(join(project, 'package-lock.json'), join(INSTALL_CACHE, 'package-lock.json'));
-  writeFileSync(join(INSTALL_CACHE, 'key.json'), installKey(pkg));
+  try {
+    renameSync(staged, INSTALL_CACHE);
+  } catch {
+    rmSync(staged, { recursive: true, force: true }); // another run kept its own meanwhile
+  }
 }
 
 /** The consumer's package.json: its dependencies, with the library's tarball, and its Jest configuration. */
