@@ -2,12 +2,14 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { Observable } from 'rxjs';
-import type { Namespace, Server, ServerOptions, Socket } from 'socket.io';
+import type { ServerOptions, Socket } from 'socket.io';
 import './ws-exception.presenter.js';
 import { withSession } from './socket-handlers.util.js';
 import { SessionSockets } from './session-sockets.service.js';
 
 type IoOptions = NonNullable<Parameters<IoAdapter['create']>[1]>;
+/** What the base adapter's `create` returns: Nest 12 types it `Server | Namespace`, Nest 11 `Server`. */
+type IoServer = ReturnType<IoAdapter['create']>;
 
 /**
  * socket.io adapter that gives every gateway connection the session of its handshake cookie: `AuthGuard`,
@@ -29,7 +31,7 @@ export class SessionIoAdapter extends IoAdapter {
     this.sockets = app.get(SessionSockets, { strict: false });
   }
 
-  override create(port: number, options?: IoOptions): Server | Namespace {
+  override create(port: number, options?: IoOptions): IoServer {
     // A namespace of a server created before shares its engine, and so its check.
     const ownEngine = !(options?.server && options.namespace);
     const checked = ownEngine ? ({ ...options, allowRequest: this.allowRequest(options) } as IoOptions) : options;
