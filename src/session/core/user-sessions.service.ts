@@ -57,7 +57,10 @@ export class UserSessions {
       await this.current.end('revoked', 'revoke');
       return true;
     }
-    const deleted = await this.current.storeCall('delete the session', () => this.store.deleteByHandle(userId, handle));
+    // Under the user's lock, as every per-user deletion: never between a rotation's insert and its delete.
+    const deleted = await this.current.storeCall('delete the session', () =>
+      this.store.withUserLock(userId, () => this.store.deleteByHandle(userId, handle)),
+    );
     if (deleted === 0) return false;
     this.current.noStore();
     this.events.emit('revoked', handle, userId, 'revoke');
