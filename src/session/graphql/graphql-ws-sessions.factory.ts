@@ -71,7 +71,7 @@ export function graphqlWsSessions(sockets: SessionSockets): GraphqlWsSessionOpti
     onConnect: async (ctx: Context<Record<string, unknown> | undefined, unknown>) => {
       const { request, socket } = extraOf(ctx);
       if (!sockets.allowsOrigin(request)) return false;
-      const connection = await sockets.open(request);
+      const connection = await sockets.open(request, ctx.connectionParams?.token);
       if (sockets.refuses(connection)) return false;
       sockets.attach(socket, connection, () => socket.close(SESSION_ENDED_CLOSE_CODE, 'Session ended'));
       return true;

@@ -35,7 +35,8 @@ export class SessionIoAdapter extends IoAdapter {
     const checked = ownEngine ? ({ ...options, allowRequest: this.allowRequest(options) } as IoOptions) : options;
     const server = super.create(port, checked);
     server.use((socket, next) => {
-      this.sockets.open(socket.request).then((connection) => {
+      const { token } = (socket.handshake.auth ?? {}) as { token?: unknown };
+      this.sockets.open(socket.request, token).then((connection) => {
         if (this.sockets.refuses(connection)) return next(refusal(connection.storeError !== undefined));
         this.sockets.attach(socket, connection, () => socket.disconnect(true));
         socket.once('disconnect', () => this.sockets.detach(socket));
