@@ -44,8 +44,8 @@ interface LiveSocket {
  * The sessions of open WebSocket connections (socket.io and `ws` gateways, GraphQL subscriptions over
  * graphql-ws), for the adapters of `nestjs-typed-session/socket.io`, `/ws` and `/graphql`:
  *
- * - loads a handshake's session from its signed cookie through the session store (same secrets, timeouts,
- *   schema as HTTP requests; one read by `_id` per connection);
+ * - loads a handshake's session from its signed cookie, or its token (`idSource`), through the session
+ *   store (same secrets, timeouts, schema as HTTP requests; one read by `_id` per connection);
  * - runs each message's handler in its own session context, so that `AuthGuard`, `@Session()` and
  *   `SessionService` see that socket's session and no other; a message counts as activity (the idle
  *   timeout slides, written at most once per `touchAfter`);

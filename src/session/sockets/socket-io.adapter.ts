@@ -12,6 +12,7 @@ type IoOptions = NonNullable<Parameters<IoAdapter['create']>[1]>;
 /**
  * socket.io adapter that gives every gateway connection the session of its handshake cookie: `AuthGuard`,
  * `@Public()`, `@Session()` and `SessionService` work in `@SubscribeMessage` handlers as in controllers.
+ * With `'header'` in `idSource`, the session token may come instead in `auth.token` or the handshake's headers.
  * A handshake from a page of another origin than the application's own and the `trustedOrigins` is refused
  * before the gateway's own `allowRequest` runs, and no session is loaded for it.
  * With `sockets: { requireSession: true }`, a handshake without an authenticated session is refused (the
