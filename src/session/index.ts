@@ -10,6 +10,7 @@ export {
   SessionNotAvailableError,
   SessionOptionsError,
   SessionStoreError,
+  SessionTokenError,
   SocketSessionRotationError,
 } from './session.errors.js';
 export {
@@ -27,6 +28,7 @@ export type { SessionModuleExtras } from './session.module-definition.js';
 export type {
   AutoRemoveMode,
   CsrfOptions,
+  IdSource,
   RememberMeOptions,
   SessionCookieOptions,
   SessionLimitPolicy,

@@ -85,6 +85,17 @@ export class SessionCookieError extends InternalServerErrorException {
   }
 }
 
+/**
+ * A request presented its session token ambiguously: the token header or `Authorization` twice, two
+ * different tokens, or a `Bearer` value that is not one token. Answers HTTP 400; nothing is loaded.
+ */
+export class SessionTokenError extends BadRequestException {
+  constructor(detail: string, header: string) {
+    super(`Session token refused: ${detail}. Send one token, in ${header} or in Authorization: Bearer.`);
+    this.name = 'SessionTokenError';
+  }
+}
+
 /** An unsafe request (POST, PUT, PATCH, DELETE) without the session's CSRF token. Answers HTTP 403. */
 export class CsrfTokenError extends ForbiddenException {
   constructor(detail: string) {

@@ -6,6 +6,7 @@ import {
   Session,
   SessionModule,
   SessionService,
+  type IdSource,
   type SessionEvent,
   type SessionInfo,
   type SessionValue,
@@ -172,3 +173,13 @@ RequireRecentAuth();
 RequireRecentAuth(300);
 // @ts-expect-error a string is not a maximum age
 RequireRecentAuth('300');
+
+// idSource: one source or a list of them; nothing else.
+SessionModule.forRoot({ secret: 's', uri: 'mongodb://localhost', idSource: 'header', tokenHeader: 'X-Auth-Token' });
+SessionModule.forRoot({ secret: 's', uri: 'mongodb://localhost', idSource: ['cookie', 'header'] });
+// @ts-expect-error not a source
+SessionModule.forRoot({ secret: 's', uri: 'mongodb://localhost', idSource: 'query' });
+// @ts-expect-error not a source in the list
+SessionModule.forRoot({ secret: 's', uri: 'mongodb://localhost', idSource: ['cookie', 'bearer'] });
+const sources: IdSource[] = ['header'];
+SessionModule.forRoot({ secret: 's', uri: 'mongodb://localhost', idSource: sources });

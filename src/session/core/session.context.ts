@@ -11,6 +11,19 @@ export interface SessionContext {
   storeError?: unknown;
   /** The cookie's lifetime is fitted to the session's when the headers are written (`fitCookieLifetime`). */
   fitsLifetime?: boolean;
+  /** Set when the request is judged by a header token, not by its cookie (the `idSource` option). */
+  headerToken?: HeaderToken;
+}
+
+/** How a request judged by its token presented it (the request context's `headerToken`). */
+export interface HeaderToken {
+  /**
+   * The token presented; `undefined` when the request asks for one (an empty token header, a bare
+   * `Authorization: Bearer`), or, in header-only mode, presents none.
+   */
+  token?: string;
+  /** Set once the session is loaded: the token named no live session (forged, ended, expired). */
+  refused?: boolean;
 }
 
 /** Lets the singleton `SessionService` find the current request without being request-scoped. */

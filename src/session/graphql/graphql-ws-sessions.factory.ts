@@ -42,7 +42,8 @@ const APOLLO_CODES: Readonly<Record<number, string>> = {
 /**
  * graphql-ws options (`subscriptions: { 'graphql-ws': … }` of `GraphQLModule`) that give GraphQL
  * subscriptions, and queries and mutations sent over the socket, the session of the upgrade request's
- * cookie: `AuthGuard`, `@Public()`, `@Session()` and `SessionService` work in their resolvers. A guard's 401
+ * cookie (with `'header'` in `idSource`, of the token in `connectionParams.token` or the upgrade's headers
+ * instead): `AuthGuard`, `@Public()`, `@Session()` and `SessionService` work in their resolvers. A guard's 401
  * reaches the client as an error with `extensions.code: 'UNAUTHENTICATED'`, as over HTTP. A connection
  * from a page of another origin than the application's own and the `trustedOrigins` is refused (graphql-ws
  * closes it with 4403 Forbidden) before its session is loaded. With
@@ -71,7 +72,7 @@ export function graphqlWsSessions(sockets: SessionSockets): GraphqlWsSessionOpti
     onConnect: async (ctx: Context<Record<string, unknown> | undefined, unknown>) => {
       const { request, socket } = extraOf(ctx);
       if (!sockets.allowsOrigin(request)) return false;
-      const connection = await sockets.open(request);
+      const connection = await sockets.open(request, ctx.connectionParams?.token);
       if (sockets.refuses(connection)) return false;
       sockets.attach(socket, connection, () => socket.close(SESSION_ENDED_CLOSE_CODE, 'Session ended'));
       return true;

@@ -30,9 +30,11 @@ const SITES = new Set(['same-site', 'cross-site']);
  *   this step;
  * - it belongs to a stored session and does not carry that session's token, `SessionService.csrfToken()`,
  *   in the `X-CSRF-Token` header or the `_csrf` form field (see the `csrf` option).
- * The first two steps judge requests without a session too (a forged login). Safe methods are never
- * checked, `@Public()` routes are. Answers 403 `CsrfTokenError`. HTTP routes and GraphQL over HTTP are
- * checked; WebSocket messages pass (their handshake's Origin is checked by the adapters).
+ * The first two steps judge requests without a session too (a forged login). A request judged by a header
+ * token (the `idSource` option) is not checked at all: a browser never sends that token by itself, so a
+ * forged request cannot carry it; a cookie-borne request still is. Safe methods are never checked,
+ * `@Public()` routes are. Answers 403 `CsrfTokenError`. HTTP routes and GraphQL over HTTP are checked;
+ * WebSocket messages pass (their handshake's Origin is checked by the adapters).
  *
  * @example
  * providers: [{ provide: APP_GUARD, useClass: CsrfGuard }]
@@ -52,6 +54,7 @@ export class CsrfGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const req = httpRequestOf(context);
     if (!req || SAFE_METHODS.has(req.method)) return true;
+    if (sessionContextOf(context)?.headerToken) return true; // no ambient credential to forge with
     if (this.hostPrefixAdvice && req.secure) this.adviseHostPrefix();
     if (sessionCookieCount(req, this.settings) > 1) {
       throw new CsrfTokenError('the request carries two session cookies (one may have been planted by another site)');

@@ -10,6 +10,7 @@ import type { SessionStore } from '../store/session-store.interface.js';
 const { parse: parseCookies } = createRequire(createRequire(import.meta.url).resolve('express-session'))('cookie') as {
   parse(this: void, header: string): Record<string, string>;
 };
+export { parseCookies };
 
 /** The session cookie a request presented. */
 export interface PresentedCookie {

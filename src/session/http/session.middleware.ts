@@ -11,8 +11,9 @@ import {
   type PresentedCookie,
 } from './session-cookie.util.js';
 import type { ExclusionTest } from './route-exclusion.util.js';
+import { answerWithToken, noteLoaded, presentAsCookie, readHeaderToken } from './header-token.util.js';
 import { sessionHandle } from '../core/session-id.util.js';
-import { sessionContext, type SessionContext } from '../core/session.context.js';
+import { sessionContext, type HeaderToken, type SessionContext } from '../core/session.context.js';
 import type { ResolvedSessionOptions } from '../interfaces/resolved-session-options.interface.js';
 import type { SessionRejections } from './cookie-rejection.reporter.js';
 import type { SessionStore } from '../store/session-store.interface.js';
@@ -29,7 +30,8 @@ import { commitBeforeAnswer } from './session-commit.util.js';
  * session's (browser-session, or the idle timeout capped by the absolute timeout), it is sent again whenever
  * the server extends the session's expiry (and when it was signed with an older secret), answers that set
  * or clear it, or serve an authenticated request, are `Cache-Control: no-store`, and refused cookies are
- * reported (`rejected` events).
+ * reported (`rejected` events). A request judged by a header token (`idSource`) is shown to express-session
+ * with that token as its cookie, and its answer carries the token in a header instead of a cookie.
  */
 export function createSessionMiddleware(
   settings: ResolvedSessionOptions,
@@ -51,11 +53,14 @@ export function createSessionMiddleware(
 
   return (req, res, next) => {
     if (excluded?.(req)) return next();
-    const context: SessionContext = { req, res };
+    const headerToken = readHeaderToken(req, res, settings);
+    if (headerToken === null) return; // answered 400: an ambiguous token
+    if (headerToken) presentAsCookie(req, settings, headerToken);
+    const context: SessionContext = { req, res, headerToken };
     // The cookie as express-session judged it, known once it has read it (below).
     let presented: PresentedCookie | undefined;
     // Installed before express-session's own header hook, so it runs after it: it sees the cookie it set.
-    beforeHeaders(res, () => followUp(req, res, presented, settings, store));
+    beforeHeaders(res, () => followUp(req, res, presented, settings, store, headerToken));
     let passed = false;
     sessionContext.run(context, expressSession, req, res, (error?: unknown) => {
       // express-session calls this again when a save or touch fails after the handler answered; going
@@ -66,6 +71,7 @@ export function createSessionMiddleware(
       else if (presented?.id !== undefined && store.wasUnknown(presented.id)) {
         rejections.report('unknown-id', sessionHandle(presented.id), req.ip);
       }
+      if (headerToken) noteLoaded(req, headerToken, context.storeError);
       if (settings.cookie.secure === 'auto' && !req.secure && forwardedHttps(req)) proxyWarning.warn();
       if (needsLifetime(req, settings, store)) fitCookieLifetime(context, store);
       next();
@@ -105,10 +111,14 @@ function followUp(
   presented: PresentedCookie | undefined,
   settings: ResolvedSessionOptions,
   store: SessionStore,
+  headerToken: HeaderToken | undefined,
 ): void {
   const current = req.session;
-  let setsCookie = setsSessionCookie(res, settings);
-  if (current && !setsCookie && presented?.id !== undefined && presented.id === req.sessionID) {
+  // A request judged by its token gets its token in a header, never a cookie: `setsCookie` then says so.
+  let setsCookie = headerToken
+    ? answerWithToken(req, res, headerToken, settings, store)
+    : setsSessionCookie(res, settings);
+  if (!headerToken && current && !setsCookie && presented?.id !== undefined && presented.id === req.sessionID) {
     const persistent = current.cookie.originalMaxAge != null;
     const moved = persistent && store.cookieDue(current, Date.now());
     const deliverable = !current.cookie.secure || req.secure;

@@ -2,6 +2,7 @@ import type {
   AutoRemoveMode,
   CsrfOptions,
   ExcludedRoute,
+  IdSource,
   SessionCookieOptions,
   SessionLimitPolicy,
   SessionSocketOptions,
@@ -44,4 +45,8 @@ export interface ResolvedSessionOptions {
   sockets: Required<SessionSocketOptions>;
   /** The `trustedOrigins` option, each as `URL.origin` writes it. */
   trustedOrigins: ReadonlySet<string>;
+  /** The `idSource` option: the sources in force, without repeats (`['cookie']` by default). */
+  idSource: readonly IdSource[];
+  /** The token header's name as given (`'X-Session-Token'` by default); read case-insensitively. */
+  tokenHeader: string;
 }

@@ -10,6 +10,9 @@ import type { AppSessionData, SessionKey } from './session-data.interface.js';
  */
 export type ExcludedRoute = string | { path: string; method?: RequestMethod };
 
+/** Where a request's session id is read: the session cookie, or a token in a header (see `idSource`). */
+export type IdSource = 'cookie' | 'header';
+
 /** How expired session documents are deleted from MongoDB. Expired sessions are never served, whichever. */
 export type AutoRemoveMode = 'native' | 'interval' | 'disabled';
 
@@ -195,6 +198,15 @@ export interface SessionModuleOptions {
    * here when a proxy rewrites `Host`. Default: none.
    */
   trustedOrigins?: string[];
+  /**
+   * Where a request presents its session: `'cookie'` (default), `'header'` (clients without cookies: the
+   * signed id travels in `tokenHeader` or `Authorization: Bearer`, and login hands it out in `tokenHeader`),
+   * or both. A request that presents a token, or asks for one with an empty `tokenHeader`, is judged by the
+   * token alone, its cookie ignored; in header-only mode the cookie is never read.
+   */
+  idSource?: IdSource | IdSource[];
+  /** The header a client sends its session token in, and receives a new one in. Default `'X-Session-Token'`. */
+  tokenHeader?: string;
 }
 
 /** The options with every default applied: what the rest of the library reads. */

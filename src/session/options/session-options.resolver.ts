@@ -4,6 +4,7 @@ import { resolveCookieOptions, resolveSecret } from './cookie-options.resolver.j
 import { resolveCsrfOptions } from './csrf-options.resolver.js';
 import { resolveDataOptions } from './data-options.resolver.js';
 import { resolveExcludeOptions } from './exclude-options.resolver.js';
+import { resolveIdSourceOptions } from './id-source-options.resolver.js';
 import { fail } from './option-checks.util.js';
 import { resolveSocketOptions } from './socket-options.resolver.js';
 import { resolveStoreOptions } from './store-options.resolver.js';
@@ -30,6 +31,7 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
     fail('onEvent', 'must be a function (event) => void', 'Leave it out, or use @nestjs/event-emitter.');
   }
   const sockets = resolveSocketOptions(options.sockets);
+  const idSource = resolveIdSourceOptions(options, csrf.csrf.headerName);
   return {
     secret,
     ...store,
@@ -39,6 +41,7 @@ export function resolveSessionOptions(options: SessionModuleOptions | undefined)
     ...csrf,
     exclude,
     sockets,
+    ...idSource,
     onEvent: options.onEvent,
   };
 }

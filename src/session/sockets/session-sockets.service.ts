@@ -5,7 +5,6 @@ import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import { SessionEvents, type SessionEvent } from '../core/session.events.js';
-import { presentedCookie } from '../http/session-cookie.util.js';
 import { sessionHandle, storageKey } from '../core/session-id.util.js';
 import { isAllowedOrigin } from '../http/origin.util.js';
 import { RESOLVED_SESSION_OPTIONS, SESSION_STORE } from '../session.constants.js';
@@ -13,6 +12,7 @@ import { NO_RESPONSE, sessionContext, type SocketSessionContext } from '../core/
 import type { ResolvedSessionOptions } from '../interfaces/resolved-session-options.interface.js';
 import type { SessionStore } from '../store/session-store.interface.js';
 import { describeError } from '../core/log-text.util.js';
+import { handshakeSessionId } from './handshake-session.util.js';
 import { SocketSessionRotationError } from '../session.errors.js';
 import { sessionLogger } from '../core/session.logger.js';
 
@@ -44,8 +44,8 @@ interface LiveSocket {
  * The sessions of open WebSocket connections (socket.io and `ws` gateways, GraphQL subscriptions over
  * graphql-ws), for the adapters of `nestjs-typed-session/socket.io`, `/ws` and `/graphql`:
  *
- * - loads a handshake's session from its signed cookie through the session store (same secrets, timeouts,
- *   schema as HTTP requests; one read by `_id` per connection);
+ * - loads a handshake's session from its signed cookie, or its token (`idSource`), through the session
+ *   store (same secrets, timeouts, schema as HTTP requests; one read by `_id` per connection);
  * - runs each message's handler in its own session context, so that `AuthGuard`, `@Session()` and
  *   `SessionService` see that socket's session and no other; a message counts as activity (the idle
  *   timeout slides, written at most once per `touchAfter`);
@@ -82,14 +82,15 @@ export class SessionSockets implements OnApplicationShutdown {
   }
 
   /**
-   * Loads the session of a handshake (an HTTP upgrade, or socket.io's first request) from its cookie.
-   * Never rejects: a missing, forged or ended session gives an anonymous connection, an unreachable
-   * MongoDB one with `storeError`.
+   * Loads the session of a handshake (an HTTP upgrade, or socket.io's first request) from its cookie, or
+   * with `idSource: 'header'` from its token: `token` (the transport's payload: socket.io's `auth.token`,
+   * graphql-ws's `connectionParams.token`) or the handshake's headers (`handshakeSessionId`). Never rejects:
+   * a missing, forged or ended session gives an anonymous connection, an unreachable MongoDB one with
+   * `storeError`.
    */
-  async open(handshake: IncomingMessage): Promise<SocketConnection> {
+  async open(handshake: IncomingMessage, token?: unknown): Promise<SocketConnection> {
     const request = Object.create(handshake) as Request;
-    // Verified as the session middleware verifies a request's cookie (any of the secrets).
-    const id = presentedCookie(handshake as Request, this.settings)?.id;
+    const id = handshakeSessionId(handshake, this.settings, token);
     if (id === undefined) return { request, authenticated: false };
     let data: SessionData | null;
     try {

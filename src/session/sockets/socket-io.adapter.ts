@@ -14,6 +14,7 @@ type IoServer = ReturnType<IoAdapter['create']>;
 /**
  * socket.io adapter that gives every gateway connection the session of its handshake cookie: `AuthGuard`,
  * `@Public()`, `@Session()` and `SessionService` work in `@SubscribeMessage` handlers as in controllers.
+ * With `'header'` in `idSource`, the session token may come instead in `auth.token` or the handshake's headers.
  * A handshake from a page of another origin than the application's own and the `trustedOrigins` is refused
  * before the gateway's own `allowRequest` runs, and no session is loaded for it.
  * With `sockets: { requireSession: true }`, a handshake without an authenticated session is refused (the
@@ -37,7 +38,8 @@ export class SessionIoAdapter extends IoAdapter {
     const checked = ownEngine ? ({ ...options, allowRequest: this.allowRequest(options) } as IoOptions) : options;
     const server = super.create(port, checked);
     server.use((socket, next) => {
-      this.sockets.open(socket.request).then((connection) => {
+      const { token } = (socket.handshake.auth ?? {}) as { token?: unknown };
+      this.sockets.open(socket.request, token).then((connection) => {
         if (this.sockets.refuses(connection)) return next(refusal(connection.storeError !== undefined));
         this.sockets.attach(socket, connection, () => socket.disconnect(true));
         socket.once('disconnect', () => this.sockets.detach(socket));

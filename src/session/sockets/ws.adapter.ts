@@ -20,12 +20,12 @@ type GatewayVerifyClient = ((info: VerifyInfo) => boolean) | ((info: VerifyInfo,
 
 /**
  * `ws` (platform-ws) adapter that gives every gateway connection the session of its upgrade request's
- * cookie: `AuthGuard`, `@Public()`, `@Session()` and `SessionService` work in `@SubscribeMessage` handlers
- * as in controllers. An upgrade from a page of another origin than the application's own and the
- * `trustedOrigins` is answered 403; then the gateway's own `verifyClient` runs, as `ws` would run it; then
- * the session is loaded, before the upgrade is accepted. With `sockets: { requireSession: true }` an upgrade
- * without an authenticated session is answered 401 (503 when MongoDB is unreachable). A socket is closed
- * with code 4401 when its session ends.
+ * cookie (or, with `'header'` in `idSource`, of its token header): `AuthGuard`, `@Public()`, `@Session()`
+ * and `SessionService` work in `@SubscribeMessage` handlers as in controllers. An upgrade from a page of
+ * another origin than the application's own and the `trustedOrigins` is answered 403; then the gateway's
+ * own `verifyClient` runs, as `ws` would run it; then the session is loaded, before the upgrade is accepted.
+ * With `sockets: { requireSession: true }` an upgrade without an authenticated session is answered 401 (503
+ * when MongoDB is unreachable). A socket is closed with code 4401 when its session ends.
  *
  * @example
  * const app = await NestFactory.create(AppModule);
