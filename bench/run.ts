@@ -2,18 +2,25 @@
 // each Node of BENCH_NODE (by default this machine's and the current LTS). Prints a markdown report and
 // writes it to bench/results.md. See README.md, "Benchmark".
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { MongoClient, type Document } from 'mongodb';
 import { startMongo } from '#scripts/mongo-server.mjs';
 import { loadRun, median, ROUTE_NAMES, routeText, type LoadResult, type RouteName } from './load.js';
 import { benchNodes, type NodeBinary } from './nodes.js';
+import { checkValgrind, countInstructions, type InstructionSettings, type NodeInstructions } from './instructions.js';
 import { countOperations, type OperationFigures } from './operations.js';
 import { timePerUserOperations, type PerUserTimes } from './per-user.js';
 import { summarizeProfile } from './profile-summary.js';
 import { monotonicUs, recordProfile, type ProfileRecord, type Window } from './profiles.js';
 import { SetupProcess, type SetupSpec } from './processes.js';
-import { renderReport, type NodeFigures, type RouteFigures, type SetupFigures } from './report.js';
+import {
+  renderInstructionsReport,
+  renderReport,
+  type NodeFigures,
+  type RouteFigures,
+  type SetupFigures,
+} from './report.js';
 import { seedSessions } from './seed.js';
 import { BENCH_SETTINGS } from './setups/settings.js';
 import { WireCounter } from './wire-counter.js';
@@ -52,6 +59,21 @@ const config = {
     .sort((a, b) => a - b),
   /** Write a V8 CPU profile of each setup's load phase to dist/bench/profiles (open in Chrome DevTools). */
   cpuProfile: process.env.BENCH_CPU_PROF === '1',
+};
+
+/**
+ * `npm run bench -- --instructions` (or BENCH_ONLY=instructions): only the instruction counts, on every Node,
+ * reported to dist/bench/instructions.md (bench/results.md is left as it is). BENCH_INSTRUCTIONS=0: the
+ * whole benchmark without them.
+ */
+const instructionsOnly = process.argv.includes('--instructions') || process.env.BENCH_ONLY === 'instructions';
+const withInstructions = instructionsOnly || process.env.BENCH_INSTRUCTIONS !== '0';
+const instructionSettings: InstructionSettings = {
+  runs: setting('BENCH_INSTRUCTION_RUNS', 3),
+  warmup: setting('BENCH_INSTRUCTION_WARMUP', 2000, 0),
+  requests: setting('BENCH_INSTRUCTION_REQUESTS', 1000, 10),
+  connections: setting('BENCH_INSTRUCTION_CONNECTIONS', 8),
+  sessions: config.sessions,
 };
 /** Unmeasured load right before each measured run: a setup that has waited pays for it in its next requests. */
 const PRELOAD_SECONDS = 1;
@@ -333,7 +355,25 @@ function writeProfileCounts(
   return records;
 }
 
+/** The setups whose instructions are counted (`BENCH_INSTRUCTION_SETUPS`, by default all of BENCH_SETUPS). */
+const INSTRUCTION_SETUPS = process.env.BENCH_INSTRUCTION_SETUPS
+  ? SETUPS.filter((spec) => process.env.BENCH_INSTRUCTION_SETUPS!.split(',').includes(spec.name))
+  : SETUPS;
+
+/** The setups of this repository that could not be counted on some Node: a failure of the benchmark. */
+function uncounted(counts: NodeInstructions[]): string[] {
+  return counts.flatMap((count) =>
+    count.routes.flatMap((route) =>
+      route.setups
+        .filter((setup) => setup.name !== 'nestjs-session' && setup.skipped)
+        .map((setup) => `${setup.name}'s instructions (${routeText(route.route)}) on Node ${count.node.version}`),
+    ),
+  );
+}
+
 async function main(): Promise<void> {
+  // Before anything else: without valgrind, the run would fail only after the other phases.
+  const valgrind = withInstructions ? checkValgrind() : undefined;
   const nodes = benchNodes();
   log(`setups run on Node ${nodes.map((node) => `${node.version} (${node.path})`).join(', ')}`);
   const { setupCpu } = pinCpus();
@@ -350,13 +390,48 @@ async function main(): Promise<void> {
   const client = new MongoClient(server.uri);
   try {
     log(`database: ${server.version} (${server.kind})`);
+    const count = (node: NodeBinary) =>
+      countInstructions(client, launch, node, INSTRUCTION_SETUPS, instructionSettings, log);
+
+    if (instructionsOnly) {
+      const counts: NodeInstructions[] = [];
+      for (const node of nodes) counts.push(await count(node));
+      const wallSeconds = (Date.now() - startedAt) / 1000;
+      const scriptWall = scriptSeconds();
+      const report = renderInstructionsReport({
+        date: new Date().toISOString().slice(0, 10),
+        machine: describeMachine(),
+        database: server.version,
+        valgrind: valgrind!,
+        instructions: counts,
+        wallSeconds,
+        ...(scriptWall === undefined ? {} : { scriptSeconds: scriptWall }),
+      });
+      mkdirSync('dist/bench', { recursive: true });
+      writeFileSync('dist/bench/instructions.md', report);
+      process.stdout.write(`${report}\n`);
+      log(
+        `written to dist/bench/instructions.md in ${wallSeconds.toFixed(0)} s` +
+          (scriptWall === undefined ? '' : ` (${scriptWall.toFixed(0)} s since \`npm run bench\` started)`),
+      );
+      const failed = uncounted(counts);
+      if (failed.length) {
+        log(`failed: ${failed.join(', ')} could not be measured`);
+        process.exitCode = 1;
+      }
+      return;
+    }
 
     // 1. Commands per operation, counted on the wire, on the first Node only.
     const { operations, templates } = await countAll(client, launch, nodes[0]);
 
-    // 2. Load, Node after Node.
+    // 2. Load, then instructions per request, Node after Node.
     const runs: NodeFigures[] = [];
-    for (const node of nodes) runs.push(await measureNode(client, launch, node));
+    for (const node of nodes) {
+      const figures = await measureNode(client, launch, node);
+      if (withInstructions) figures.instructions = await count(node);
+      runs.push(figures);
+    }
 
     // 3. Per-user operations as the collection grows, on sessions in the library's own layout: database-bound,
     // run once, here.
@@ -385,6 +460,7 @@ async function main(): Promise<void> {
       wallSeconds,
       ...(scriptWall === undefined ? {} : { scriptSeconds: scriptWall }),
       pinned: setupCpu !== undefined,
+      ...(valgrind === undefined ? {} : { valgrind }),
     });
     writeFileSync(new URL('../../bench/results.md', import.meta.url), report);
     process.stdout.write(`${report}\n`);
@@ -413,13 +489,17 @@ async function main(): Promise<void> {
                 .map(([operation]) => `${entry.setup}'s ${operation}`),
         ),
     ];
+    failed.push(...uncounted(runs.flatMap((run) => (run.instructions ? [run.instructions] : []))));
     if (failed.length) {
       log(`failed: ${failed.join(', ')} could not be measured`);
       process.exitCode = 1;
     }
   } finally {
     // The benchmark's databases are its own: nothing is left behind (FerretDB on PostgreSQL keeps data).
-    const names = [...SETUPS.flatMap((spec) => [`bench-${spec.name}`, `bench-ops-${spec.name}`]), 'bench-per-user'];
+    const names = [
+      ...SETUPS.flatMap((spec) => [`bench-${spec.name}`, `bench-ops-${spec.name}`, `bench-cg-${spec.name}`]),
+      'bench-per-user',
+    ];
     for (const name of names)
       await client
         .db(name)
