@@ -1,7 +1,8 @@
 // Instructions per request of each setup's process, counted by valgrind's callgrind: a figure that does not
 // depend on how busy the machine is, unlike CPU time. The process runs under callgrind with instrumentation
-// off (valgrind then runs it only a few times slower), is seeded and warmed up; instrumentation is switched
-// on (`callgrind_control -i on`) for a fixed number of requests of one route, the counters are dumped
+// off (valgrind then runs it only a few times slower), is seeded and warmed up, and collects its garbage (a
+// full collection, bench/setups/gc-on-signal.ts); instrumentation is switched on (`callgrind_control -i on`)
+// for a fixed number of requests of one route, the counters are dumped
 // (`callgrind_control --dump`) and instrumentation switched off again; the dump's total, divided by the
 // requests, is the figure. The load generator runs in this process, outside valgrind.
 import { execFile, spawnSync } from 'node:child_process';
@@ -228,7 +229,7 @@ export async function countInstructions(
         });
         const started = Date.now();
         const since = () => `${((Date.now() - started) / 1000).toFixed(0)} s`;
-        const collect = () => setup!.signalAndWait('SIGUSR2', 'bench-gc-done', GC_TIMEOUT_MS);
+        const collect = () => setup!.signalAndWait('SIGWINCH', 'bench-gc-done', GC_TIMEOUT_MS);
 
         const pid = setup.pid!;
         const { cookies } = await seedSessions(setup, db, settings.sessions);
