@@ -440,9 +440,10 @@ function instructionsSection(counts: NodeInstructions, heading: string): string[
     '',
     `Each setup's process under \`valgrind --tool=callgrind --instr-atstart=no\`, ${settings.runs} process` +
       `${settings.runs === 1 ? '' : 'es'} per setup (setups interleaved, order rotated each run); in each, per route: ` +
-      `${settings.warmup} uncounted requests, a full garbage collection, instrumentation on, ${settings.requests} counted ` +
-      `requests (${settings.connections} connections, load generator outside valgrind), a full garbage collection, the ` +
-      'counters dumped. All threads of the process are counted (JavaScript, garbage collector, compilers). ' +
+      `${settings.warmup} uncounted requests, 3 s idle (the compilations they queued), a full garbage collection, ` +
+      `instrumentation on, ${settings.requests} counted requests (${settings.connections} connections, load generator ` +
+      'outside valgrind), the counters dumped. The figure counts every thread of the process (JavaScript; the ' +
+      "collector's and the compilers' helper threads); the main thread's share is shown beside it. " +
       `Load average (1 min) ${fixed(counts.loadAverage[0], 2)} at the start, ${fixed(counts.loadAverage[1], 2)} at the end; ` +
       `${counts.seconds.toFixed(0)} s.`,
   ];
