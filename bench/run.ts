@@ -35,11 +35,12 @@ function setting(name: string, fallback: number, min = 1): number {
   return value;
 }
 
-// The defaults keep the whole `npm run bench` (build included) under 15 minutes on a 2-core machine with two
-// Nodes, on either FerretDB backend: under 30 s to build, 1 minute of counting, about 2.5 minutes of load per
-// Node (2 routes × 4 setups × (2 s + 4 × (1 + 3) s) plus start-up), 2.5–5 minutes for the per-user phase at
-// 100 000 sessions (568 s in all with 5 rounds and the read route only, on SQLite, machine loaded by others;
-// the write route adds about 2.5 minutes). 4 rounds: each of the 4 setups runs once in each position.
+// Without the instruction counts (BENCH_INSTRUCTIONS=0), the defaults keep `npm run bench` (build included)
+// around 10 minutes on a 2-core machine with two Nodes: under 30 s to build, 1–2 minutes of counting, about
+// 2.5–4 minutes of load per Node (2 routes × 4 setups × (2 s + 4 × (1 + 3) s) plus start-up), 2.5–5 minutes
+// for the per-user phase at 100 000 sessions. The instruction counts add 6–12 minutes per Node (3 setups × 2
+// processes under callgrind): 1616 s in all on FerretDB's PostgreSQL backend, the machine loaded by others
+// (load average 5–13). 4 rounds: each of the 4 setups runs once in each position.
 const config = {
   sessions: setting('BENCH_SESSIONS', 1000, 3),
   connections: setting('BENCH_CONNECTIONS', 32),
