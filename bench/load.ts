@@ -28,19 +28,21 @@ export const routeText = (route: RouteName) => `${ROUTES[route].method} ${ROUTES
 
 /**
  * Runs autocannon against `route` (by default `GET /me`), each request carrying the next of `cookies` (round
- * robin, so the sessions are spread over all connections). Rejects when any answer is not a 2xx: figures of
+ * robin, so the sessions are spread over all connections); `timeoutSeconds` per request (autocannon's 10 s by
+ * default). Rejects when any answer is not a 2xx: figures of
  * failing requests are not figures.
  */
 export async function loadRun(
   url: string,
   cookies: string[],
-  options: { connections: number; duration?: number; amount?: number; route?: RouteName },
+  options: { connections: number; duration?: number; amount?: number; route?: RouteName; timeoutSeconds?: number },
 ): Promise<LoadResult> {
   const { method, path } = ROUTES[options.route ?? 'read'];
   let next = 0;
   const result = await autocannon({
     url,
     connections: options.connections,
+    ...(options.timeoutSeconds === undefined ? {} : { timeout: options.timeoutSeconds }),
     ...(options.amount === undefined ? { duration: options.duration } : { amount: options.amount }),
     requests: [
       {

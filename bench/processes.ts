@@ -29,13 +29,19 @@ export interface SetupSpec {
 /** A setup running in its own Node process on 127.0.0.1. */
 export class SetupProcess {
   private output = '';
+  /** How often each marker awaited by `signalAndWait` has appeared in the output. */
+  private readonly markers = new Map<string, number>();
 
   private constructor(
     readonly spec: SetupSpec,
     readonly port: number,
     private readonly child: ChildProcess,
   ) {
-    const keep = (chunk: Buffer) => (this.output = (this.output + chunk.toString()).slice(-4000));
+    const keep = (chunk: Buffer) => {
+      const text = chunk.toString();
+      for (const [marker, count] of this.markers) this.markers.set(marker, count + text.split(marker).length - 1);
+      this.output = (this.output + text).slice(-4000);
+    };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
   }
@@ -52,14 +58,15 @@ export class SetupProcess {
   /**
    * Starts the setup against `uri` and database `dbName`; resolves once it answers HTTP. `launch.node` is
    * the Node binary (default: this process's), `launch.prefix` a command the process is started through
-   * (CPU pinning), `launch.nodeArgs` options for Node.
+   * (CPU pinning, valgrind), `launch.nodeArgs` options for Node, `launch.readyTimeoutMs` how long it may take to
+   * answer (30 s; longer under valgrind).
    */
   static async start(
     spec: SetupSpec,
     uri: string,
     dbName: string,
     env: Record<string, string>,
-    launch: { node?: string; prefix?: string[]; nodeArgs?: string[] } = {},
+    launch: { node?: string; prefix?: string[]; nodeArgs?: string[]; readyTimeoutMs?: number } = {},
   ): Promise<SetupProcess> {
     const port = await freePort();
     const node = launch.node ?? process.execPath;
@@ -77,8 +84,26 @@ export class SetupProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const setup = new SetupProcess(spec, port, child);
-    await setup.ready();
+    await setup.ready(launch.readyTimeoutMs ?? 30_000);
     return setup;
+  }
+
+  /**
+   * Sends `signal` to the process and resolves when its output shows `marker` once more than before (the
+   * output kept is the last 4000 characters: markers are counted as they arrive).
+   */
+  async signalAndWait(signal: NodeJS.Signals, marker: string, timeoutMs: number): Promise<void> {
+    const seen = this.markers.get(marker) ?? 0;
+    this.markers.set(marker, seen);
+    this.child.kill(signal);
+    const deadline = Date.now() + timeoutMs;
+    while ((this.markers.get(marker) ?? 0) <= seen) {
+      if (this.child.exitCode !== null || this.child.signalCode !== null)
+        throw new Error(`${this.spec.name} exited before writing ${marker}: ${this.cause()}`);
+      if (Date.now() > deadline)
+        throw new Error(`${this.spec.name} did not write ${marker} within ${timeoutMs / 1000} s`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   /** Resident memory of the process, in MiB (Linux `/proc`). */
@@ -121,8 +146,8 @@ export class SetupProcess {
     return lines.find((line) => /error/i.test(line)) ?? lines.at(-1) ?? 'no output';
   }
 
-  private async ready(): Promise<void> {
-    const deadline = Date.now() + 30_000;
+  private async ready(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
     const exited = new Promise<never>((_, reject) =>
       this.child.once('exit', (code, signal) =>
         reject(
@@ -147,6 +172,6 @@ export class SetupProcess {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     await this.stop();
-    throw new Error(`${this.spec.name} did not answer within 30 s:\n${this.output.trim()}`);
+    throw new Error(`${this.spec.name} did not answer within ${timeoutMs / 1000} s:\n${this.output.trim()}`);
   }
 }

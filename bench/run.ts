@@ -2,18 +2,25 @@
 // each Node of BENCH_NODE (by default this machine's and the current LTS). Prints a markdown report and
 // writes it to bench/results.md. See README.md, "Benchmark".
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { MongoClient, type Document } from 'mongodb';
 import { startMongo } from '#scripts/mongo-server.mjs';
 import { loadRun, median, ROUTE_NAMES, routeText, type LoadResult, type RouteName } from './load.js';
 import { benchNodes, type NodeBinary } from './nodes.js';
+import { checkValgrind, countInstructions, type InstructionSettings, type NodeInstructions } from './instructions.js';
 import { countOperations, type OperationFigures } from './operations.js';
 import { timePerUserOperations, type PerUserTimes } from './per-user.js';
 import { summarizeProfile } from './profile-summary.js';
 import { monotonicUs, recordProfile, type ProfileRecord, type Window } from './profiles.js';
 import { SetupProcess, type SetupSpec } from './processes.js';
-import { renderReport, type NodeFigures, type RouteFigures, type SetupFigures } from './report.js';
+import {
+  renderInstructionsReport,
+  renderReport,
+  type NodeFigures,
+  type RouteFigures,
+  type SetupFigures,
+} from './report.js';
 import { seedSessions } from './seed.js';
 import { BENCH_SETTINGS } from './setups/settings.js';
 import { WireCounter } from './wire-counter.js';
@@ -28,11 +35,12 @@ function setting(name: string, fallback: number, min = 1): number {
   return value;
 }
 
-// The defaults keep the whole `npm run bench` (build included) under 15 minutes on a 2-core machine with two
-// Nodes, on either FerretDB backend: under 30 s to build, 1 minute of counting, about 2.5 minutes of load per
-// Node (2 routes × 4 setups × (2 s + 4 × (1 + 3) s) plus start-up), 2.5–5 minutes for the per-user phase at
-// 100 000 sessions (568 s in all with 5 rounds and the read route only, on SQLite, machine loaded by others;
-// the write route adds about 2.5 minutes). 4 rounds: each of the 4 setups runs once in each position.
+// Without the instruction counts (BENCH_INSTRUCTIONS=0), the defaults keep `npm run bench` (build included)
+// around 10 minutes on a 2-core machine with two Nodes: under 30 s to build, 1–2 minutes of counting, about
+// 2.5–4 minutes of load per Node (2 routes × 4 setups × (2 s + 4 × (1 + 3) s) plus start-up), 2.5–5 minutes
+// for the per-user phase at 100 000 sessions. The instruction counts add 6–12 minutes per Node (3 setups × 2
+// processes under callgrind): 1616 s in all on FerretDB's PostgreSQL backend, the machine loaded by others
+// (load average 5–13). 4 rounds: each of the 4 setups runs once in each position.
 const config = {
   sessions: setting('BENCH_SESSIONS', 1000, 3),
   connections: setting('BENCH_CONNECTIONS', 32),
@@ -52,6 +60,23 @@ const config = {
     .sort((a, b) => a - b),
   /** Write a V8 CPU profile of each setup's load phase to dist/bench/profiles (open in Chrome DevTools). */
   cpuProfile: process.env.BENCH_CPU_PROF === '1',
+};
+
+/**
+ * `npm run bench -- --instructions` (or BENCH_ONLY=instructions): only the instruction counts, on every Node,
+ * reported to dist/bench/instructions.md (bench/results.md is left as it is). BENCH_INSTRUCTIONS=0: the
+ * whole benchmark without them.
+ */
+const instructionsOnly = process.argv.includes('--instructions') || process.env.BENCH_ONLY === 'instructions';
+const withInstructions = instructionsOnly || process.env.BENCH_INSTRUCTIONS !== '0';
+// Callgrind runs a process 20–50 times slower (instrumentation off: a few times): on this 2-core machine, busy,
+// one process of one setup (start, seeding, both routes) takes 1.5–4 minutes with these defaults.
+const instructionSettings: InstructionSettings = {
+  runs: setting('BENCH_INSTRUCTION_RUNS', 2),
+  warmup: setting('BENCH_INSTRUCTION_WARMUP', 600, 0),
+  requests: setting('BENCH_INSTRUCTION_REQUESTS', 250, 10),
+  connections: setting('BENCH_INSTRUCTION_CONNECTIONS', 4),
+  sessions: config.sessions,
 };
 /** Unmeasured load right before each measured run: a setup that has waited pays for it in its next requests. */
 const PRELOAD_SECONDS = 1;
@@ -333,7 +358,28 @@ function writeProfileCounts(
   return records;
 }
 
+/**
+ * The setups whose instructions are counted (`BENCH_INSTRUCTION_SETUPS`; by default those the targets and the
+ * floor need, `raw,nest-docs,ours`, of BENCH_SETUPS).
+ */
+const INSTRUCTION_SETUPS = SETUPS.filter((spec) =>
+  (process.env.BENCH_INSTRUCTION_SETUPS ?? 'raw,nest-docs,ours').split(',').includes(spec.name),
+);
+
+/** The setups of this repository that could not be counted on some Node: a failure of the benchmark. */
+function uncounted(counts: NodeInstructions[]): string[] {
+  return counts.flatMap((count) =>
+    count.routes.flatMap((route) =>
+      route.setups
+        .filter((setup) => setup.name !== 'nestjs-session' && setup.skipped)
+        .map((setup) => `${setup.name}'s instructions (${routeText(route.route)}) on Node ${count.node.version}`),
+    ),
+  );
+}
+
 async function main(): Promise<void> {
+  // Before anything else: without valgrind, the run would fail only after the other phases.
+  const valgrind = withInstructions ? checkValgrind() : undefined;
   const nodes = benchNodes();
   log(`setups run on Node ${nodes.map((node) => `${node.version} (${node.path})`).join(', ')}`);
   const { setupCpu } = pinCpus();
@@ -350,13 +396,48 @@ async function main(): Promise<void> {
   const client = new MongoClient(server.uri);
   try {
     log(`database: ${server.version} (${server.kind})`);
+    const count = (node: NodeBinary) =>
+      countInstructions(client, launch, node, INSTRUCTION_SETUPS, instructionSettings, log);
+
+    if (instructionsOnly) {
+      const counts: NodeInstructions[] = [];
+      for (const node of nodes) counts.push(await count(node));
+      const wallSeconds = (Date.now() - startedAt) / 1000;
+      const scriptWall = scriptSeconds();
+      const report = renderInstructionsReport({
+        date: new Date().toISOString().slice(0, 10),
+        machine: describeMachine(),
+        database: server.version,
+        valgrind: valgrind!,
+        instructions: counts,
+        wallSeconds,
+        ...(scriptWall === undefined ? {} : { scriptSeconds: scriptWall }),
+      });
+      mkdirSync('dist/bench', { recursive: true });
+      writeFileSync('dist/bench/instructions.md', report);
+      process.stdout.write(`${report}\n`);
+      log(
+        `written to dist/bench/instructions.md in ${wallSeconds.toFixed(0)} s` +
+          (scriptWall === undefined ? '' : ` (${scriptWall.toFixed(0)} s since \`npm run bench\` started)`),
+      );
+      const failed = uncounted(counts);
+      if (failed.length) {
+        log(`failed: ${failed.join(', ')} could not be measured`);
+        process.exitCode = 1;
+      }
+      return;
+    }
 
     // 1. Commands per operation, counted on the wire, on the first Node only.
     const { operations, templates } = await countAll(client, launch, nodes[0]);
 
-    // 2. Load, Node after Node.
+    // 2. Load, then instructions per request, Node after Node.
     const runs: NodeFigures[] = [];
-    for (const node of nodes) runs.push(await measureNode(client, launch, node));
+    for (const node of nodes) {
+      const figures = await measureNode(client, launch, node);
+      if (withInstructions) figures.instructions = await count(node);
+      runs.push(figures);
+    }
 
     // 3. Per-user operations as the collection grows, on sessions in the library's own layout: database-bound,
     // run once, here.
@@ -385,6 +466,7 @@ async function main(): Promise<void> {
       wallSeconds,
       ...(scriptWall === undefined ? {} : { scriptSeconds: scriptWall }),
       pinned: setupCpu !== undefined,
+      ...(valgrind === undefined ? {} : { valgrind }),
     });
     writeFileSync(new URL('../../bench/results.md', import.meta.url), report);
     process.stdout.write(`${report}\n`);
@@ -413,13 +495,17 @@ async function main(): Promise<void> {
                 .map(([operation]) => `${entry.setup}'s ${operation}`),
         ),
     ];
+    failed.push(...uncounted(runs.flatMap((run) => (run.instructions ? [run.instructions] : []))));
     if (failed.length) {
       log(`failed: ${failed.join(', ')} could not be measured`);
       process.exitCode = 1;
     }
   } finally {
     // The benchmark's databases are its own: nothing is left behind (FerretDB on PostgreSQL keeps data).
-    const names = [...SETUPS.flatMap((spec) => [`bench-${spec.name}`, `bench-ops-${spec.name}`]), 'bench-per-user'];
+    const names = [
+      ...SETUPS.flatMap((spec) => [`bench-${spec.name}`, `bench-ops-${spec.name}`, `bench-cg-${spec.name}`]),
+      'bench-per-user',
+    ];
     for (const name of names)
       await client
         .db(name)
