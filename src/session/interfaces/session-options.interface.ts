@@ -208,39 +208,3 @@ export interface SessionModuleOptions {
   /** The header a client sends its session token in, and receives a new one in. Default `'X-Session-Token'`. */
   tokenHeader?: string;
 }
-
-/** The options with every default applied: what the rest of the library reads. */
-export interface ResolvedSessionOptions {
-  secret: string[];
-  uri?: string;
-  client?: MongoClient;
-  dbName?: string;
-  collectionName: string;
-  idleTimeout: number;
-  absoluteTimeout?: number;
-  /** The cookie's full name, `__Host-` prefix included. */
-  name: string;
-  cookie: Required<Pick<SessionCookieOptions, 'path' | 'httpOnly' | 'sameSite' | 'secure' | 'persistent'>> &
-    Pick<SessionCookieOptions, 'domain'>;
-  rolling: boolean;
-  rememberMe: { idleTimeout: number; absoluteTimeout?: number };
-  noStoreAuthenticated: boolean;
-  csrf: Required<CsrfOptions>;
-  touchAfter: number;
-  autoRemove: AutoRemoveMode;
-  autoRemoveInterval: number;
-  userIdField: string;
-  isAuthenticated: (session: Readonly<Partial<AppSessionData>>) => boolean;
-  storeTimeoutMs: number;
-  schema?: SessionSchema;
-  maxSessionsPerUser?: number;
-  maxSessionBytes: number;
-  onSessionLimit: SessionLimitPolicy;
-  recentAuthSeconds: number;
-  onEvent?: (event: SessionEvent) => void;
-  writeConcern: WriteConcernSettings;
-  exclude: ExcludedRoute[];
-  sockets: Required<SessionSocketOptions>;
-  /** The `trustedOrigins` option, each as `URL.origin` writes it. */
-  trustedOrigins: ReadonlySet<string>;
-}
