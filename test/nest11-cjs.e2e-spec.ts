@@ -10,21 +10,15 @@ import { mongoUri, TestDatabase } from './support/database.js';
 import { CONSUMER_FILES, consumerPackage, keepInstall, restoreInstall } from './support/nest11-consumer.js';
 import { packLibrary, REPO, run, startApp, writeFiles, type RunningApp } from './support/readme-consumer.js';
 import { waitFor, wsUrl } from './support/sockets.js';
+import { StepTimings } from './support/timings.js';
 
 // A Nest 11 application in CommonJS, as most in production are, installs the packed library with npm's
 // strict peer check (no --legacy-peer-deps), compiles with `module: commonjs`, runs its own Jest on it
 // (ts-jest in CommonJS mode, where an ES module build fails with `Unexpected token 'export'`), and runs on
 // the test server: log in, the guarded route, a gateway on each adapter, log out.
 
-const timings: string[] = [];
-async function timed<T>(label: string, work: () => Promise<T>): Promise<T> {
-  const start = performance.now();
-  try {
-    return await work();
-  } finally {
-    timings.push(`${label} ${((performance.now() - start) / 1000).toFixed(1)} s`);
-  }
-}
+const timings = new StepTimings();
+const timed = <T>(label: string, work: () => Promise<T>) => timings.timed(label, work);
 
 function versionOf(project: string, name: string): string {
   const pkg = JSON.parse(readFileSync(join(project, 'node_modules', name, 'package.json'), 'utf8')) as {
@@ -52,7 +46,7 @@ describe('a Nest 11 CommonJS application, with the library installed from its ta
     }
     const total = ((performance.now() - started) / 1000).toFixed(1);
     process.stdout.write(
-      `nest11-cjs: ${timings.join(', ')}; total ${total} s${process.env.KEEP_CONSUMER_PROJECT ? ` (kept in ${project})` : ''}\n`,
+      `nest11-cjs: ${timings.toString()}; total ${total} s${process.env.KEEP_CONSUMER_PROJECT ? ` (kept in ${project})` : ''}\n`,
     );
   });
 

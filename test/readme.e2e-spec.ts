@@ -14,6 +14,7 @@ import {
   writeFiles,
   type RunningApp,
 } from './support/readme-consumer.js';
+import { StepTimings } from './support/timings.js';
 
 // Issue 12, "a README that cannot rot": the Quick start's marked blocks (`<!-- example: quick-start/… -->`)
 // become a fresh project in a temporary directory, with the library from `npm pack` as a user gets it and
@@ -50,15 +51,8 @@ function uriWithDatabase(uri: string, name: string): string {
   return `${authority}/${name}${params.size > 0 ? `?${params.toString()}` : ''}`;
 }
 
-const timings: string[] = [];
-async function timed<T>(label: string, work: () => Promise<T>): Promise<T> {
-  const start = performance.now();
-  try {
-    return await work();
-  } finally {
-    timings.push(`${label} ${((performance.now() - start) / 1000).toFixed(1)} s`);
-  }
-}
+const timings = new StepTimings();
+const timed = <T>(label: string, work: () => Promise<T>) => timings.timed(label, work);
 
 describe('README "Quick start", built and run as a user would', () => {
   const files = quickStart();
@@ -77,7 +71,7 @@ describe('README "Quick start", built and run as a user would', () => {
     if (!process.env.KEEP_README_PROJECT) rmSync(work, { recursive: true, force: true });
     const total = ((performance.now() - started) / 1000).toFixed(1);
     process.stdout.write(
-      `readme: ${timings.join(', ')}; total ${total} s${process.env.KEEP_README_PROJECT ? ` (kept in ${project})` : ''}\n`,
+      `readme: ${timings.toString()}; total ${total} s${process.env.KEEP_README_PROJECT ? ` (kept in ${project})` : ''}\n`,
     );
   });
 
