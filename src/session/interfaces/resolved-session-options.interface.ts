@@ -41,6 +41,8 @@ export interface ResolvedSessionOptions {
   recentAuthSeconds: number;
   onEvent?: (event: SessionEvent) => void;
   writeConcern: WriteConcernSettings;
+  /** The `legacyIds` option: look up a missed id as express-session + connect-mongo stored it. */
+  legacyIds: boolean;
   exclude: ExcludedRoute[];
   sockets: Required<SessionSocketOptions>;
   /** The `trustedOrigins` option, each as `URL.origin` writes it. */

@@ -182,6 +182,14 @@ export interface SessionModuleOptions {
    */
   writeConcern?: WriteConcernSettings;
   /**
+   * Sessions written by express-session + connect-mongo before the switch (stored under their plain id,
+   * `session` as a JSON string or an object) keep working: when an id is not found under its hash, the
+   * store looks it up as connect-mongo stored it, once, and if it is live and passes the data checks
+   * (`schema`, storable data) moves it under the hash and serves it. Costs one extra read per unknown id;
+   * set `false` once no such session is left (they expire with connect-mongo's `ttl`). Default `true`.
+   */
+  legacyIds?: boolean;
+  /**
    * Routes the session middleware leaves out, written as Nest routes (`'health'`, `'assets/{*path}'`,
    * `{ path: 'metrics', method: RequestMethod.GET }`) and matched under the global prefix, with or without a
    * trailing slash, in any case; a URI version is part of the path (`'v1/health'`). No session is loaded for

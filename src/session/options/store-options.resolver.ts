@@ -14,6 +14,7 @@ type StoreSettings = Pick<
   | 'autoRemoveInterval'
   | 'storeTimeoutMs'
   | 'writeConcern'
+  | 'legacyIds'
 >;
 
 /** The MongoDB options: where the sessions live, how expired ones go, how long a call may take. */
@@ -56,6 +57,14 @@ export function resolveStoreOptions(options: SessionModuleOptions): StoreSetting
       "Default: { w: 'majority' }.",
     );
   }
+  const legacyIds = options.legacyIds ?? true;
+  if (typeof legacyIds !== 'boolean') {
+    fail(
+      'legacyIds',
+      `must be true or false, got ${JSON.stringify(legacyIds)}`,
+      'Default: true (sessions stored by connect-mongo before the switch keep working).',
+    );
+  }
   return {
     uri: options.uri,
     client: options.client,
@@ -65,5 +74,6 @@ export function resolveStoreOptions(options: SessionModuleOptions): StoreSetting
     autoRemoveInterval: positiveNumber('autoRemoveInterval', options.autoRemoveInterval, 10, 'minutes'),
     storeTimeoutMs: positiveNumber('storeTimeoutMs', options.storeTimeoutMs, 5_000, 'milliseconds'),
     writeConcern,
+    legacyIds,
   };
 }

@@ -94,7 +94,7 @@ export class MongoSessionStore extends MongoStore implements SessionStore {
 
   override get(sid: string, callback: Callback<SessionData | null>): void {
     this.calls.callback(
-      () => this.reader.read(storageKey(sid)),
+      () => this.reader.read(storageKey(sid), sid),
       (error, session) => {
         if (error) return callback(error);
         if (session === undefined) {
