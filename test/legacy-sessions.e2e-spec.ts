@@ -234,6 +234,40 @@ describe('sessions stored by express-session + connect-mongo before the switch',
     }
   });
 
+  it('include those of an earlier version of the library under their plain id, with their handle and times', async () => {
+    const id = 'earlier-version-session-id-0001';
+    const cookie = signedCookie(id, SECRET);
+    const createdAt = new Date(Date.now() - 60_000);
+    await db.sessions().insertOne({
+      _id: id,
+      session: {
+        cookie: { originalMaxAge: null, httpOnly: true, path: '/' },
+        userId: 'u-earlier',
+        username: 'u-earlier',
+      },
+      expires: new Date(Date.now() + DAY),
+      handle: 'earlier-handle-0000001',
+      createdAt,
+      loginAt: createdAt,
+      lastSeenAt: createdAt,
+      userAgent: 'earlier-agent',
+    });
+    const app = await newApp();
+    try {
+      expect(await app.guarded(cookie)).toMatchObject({ status: 200, body: { userId: 'u-earlier' } });
+      expect(await db.sessions().findOne({ _id: id })).toBeNull();
+      expect(await hashed(cookie)).toMatchObject({
+        handle: 'earlier-handle-0000001',
+        createdAt,
+        loginAt: createdAt,
+        userAgent: 'earlier-agent',
+        session: { userId: 'u-earlier' },
+      });
+    } finally {
+      await app.close();
+    }
+  });
+
   it('never takes a document of the library for a legacy one', async () => {
     const app = await newApp();
     try {

@@ -12,7 +12,7 @@ import { handleOfDocument, handleOfKey, newHandle } from '../../core/session-id.
 import { sessionLogger } from '../../core/session.logger.js';
 import { checkSessionData } from '../../core/session.schema.js';
 import type { ResolvedSessionOptions } from '../../interfaces/resolved-session-options.interface.js';
-import type { SessionDocument } from '../session-store.interface.js';
+import type { SessionDocument, SessionMeta } from '../session-store.interface.js';
 import { snapshotOf } from './session-changes.util.js';
 import type { SessionExpiry } from './session-expiry.util.js';
 import { attachRecord } from './session.record.js';
@@ -56,9 +56,9 @@ export class SessionReader {
     const hashed = found.find((document) => document._id === key);
     if (hashed) return this.serve(key, hashed);
     const legacy = found.find((document) => document._id === sid);
-    // A document with the library's own fields is never taken for a legacy one.
-    if (!legacy || 'handle' in legacy || 'lastSeenAt' in legacy || 'createdAt' in legacy) return undefined;
-    return this.moveLegacy(key, sid, legacy as unknown as { session: unknown; expires: unknown });
+    // Never a document of this version: their keys have the storage-key shape, which `isLegacyId` refuses.
+    if (!legacy) return undefined;
+    return this.moveLegacy(key, sid, legacy as unknown as LegacyDocument);
   }
 
   /**
@@ -67,11 +67,7 @@ export class SessionReader {
    * that finds nothing (ended meanwhile, by the old app), the moved one is deleted too and nothing is served.
    * Its data is checked as any stored session's; a document that fails is dropped (`invalid`).
    */
-  private async moveLegacy(
-    key: string,
-    sid: string,
-    legacy: { session: unknown; expires: unknown },
-  ): Promise<SessionData | null | undefined> {
+  private async moveLegacy(key: string, sid: string, legacy: LegacyDocument): Promise<SessionData | null | undefined> {
     const now = Date.now();
     const handle = handleOfKey(key);
     // Expired: not served, not moved; the cleanup (or connect-mongo's TTL index) removes it.
@@ -93,13 +89,21 @@ export class SessionReader {
       if (!verdict.ok)
         return this.rejectLegacy(sid, handle, userId, `it does not match the session schema (${verdict.reason})`);
     }
+    // A document of an earlier version of this library keeps its own times, handle and device.
     const start = legacyStart(cookie, now);
-    const meta = {
-      handle: newHandle(),
-      createdAt: start,
-      ...(userId !== undefined ? { loginAt: start } : {}),
-      lastSeenAt: new Date(now),
-    };
+    const loginAt = dateOr(legacy.loginAt, userId !== undefined ? start : undefined);
+    const meta = Object.fromEntries(
+      Object.entries({
+        handle: typeof legacy.handle === 'string' ? legacy.handle : newHandle(),
+        createdAt: dateOr(legacy.createdAt, start),
+        loginAt,
+        reauthenticatedAt: dateOr(legacy.reauthenticatedAt, undefined),
+        lastSeenAt: new Date(now),
+        userAgent: typeof legacy.userAgent === 'string' ? legacy.userAgent : undefined,
+        ip: typeof legacy.ip === 'string' ? legacy.ip : undefined,
+        remember: legacy.remember === true ? true : undefined,
+      }).filter(([, value]) => value !== undefined),
+    ) as unknown as SessionMeta;
     const document: SessionDocument = { _id: key, session, expires: this.expiry.next(meta, now), ...meta };
     // Older than the absolute timeout allows: ended, as a session of the library would be.
     if (this.expiry.expiredBecause(document, now)) return null;
@@ -199,6 +203,24 @@ export class SessionReader {
  */
 function isLegacyId(sid: string): boolean {
   return sid.length > 0 && sid.length <= 255 && !/^[\w-]{43}$/.test(sid);
+}
+
+/** A document found under a plain id: connect-mongo's, or one of an earlier version of this library. */
+interface LegacyDocument {
+  session: unknown;
+  expires: unknown;
+  handle?: unknown;
+  createdAt?: unknown;
+  loginAt?: unknown;
+  reauthenticatedAt?: unknown;
+  userAgent?: unknown;
+  ip?: unknown;
+  remember?: unknown;
+}
+
+/** `value` when it is a date, else `fallback`. */
+function dateOr<T>(value: unknown, fallback: T): Date | T {
+  return value instanceof Date ? value : fallback;
 }
 
 /** connect-mongo's `session` field: a JSON string (`stringify: true`, its default) or the object itself. */
