@@ -89,7 +89,7 @@ async function newApp(overrides: Partial<SessionModuleOptions> = {}) {
 const plain = (cookie: string) => db.sessions().findOne({ _id: sessionIdOf(cookie) });
 const hashed = (cookie: string) => db.sessions().findOne({ _id: storedIdOf(cookie) });
 
-beforeAll(async () => {
+beforeAll(() => {
   db = new TestDatabase();
   legacyClient = new MongoClient(mongoUri());
   for (const stringify of [true, false]) legacyApps.push({ stringify, server: legacyApp(stringify) });

@@ -58,7 +58,7 @@ export class SessionReader {
     const legacy = found.find((document) => document._id === sid);
     // Never a document of this version: their keys have the storage-key shape, which `isLegacyId` refuses.
     if (!legacy) return undefined;
-    return this.moveLegacy(key, sid, legacy as unknown as LegacyDocument);
+    return this.moveLegacy(key, sid, legacy);
   }
 
   /**
