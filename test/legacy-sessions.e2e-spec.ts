@@ -218,6 +218,12 @@ describe('sessions stored by express-session + connect-mongo before the switch',
     }
   });
 
+  it('refuses a legacyIds that is not a boolean at start-up, naming the option', async () => {
+    await expect(newApp({ legacyIds: 'yes' as unknown as boolean })).rejects.toThrow(
+      /legacyIds.*must be true or false/,
+    );
+  });
+
   it('are served to two concurrent first requests, and moved once', async () => {
     const app = await newApp();
     try {
