@@ -63,7 +63,7 @@ export class SessionReader {
 
   /**
    * Moves a live legacy document under the hash of its id, with the library's fields (a new handle; created,
-   * logged in and last seen as `legacyTimes` says), then deletes the plain one only if it is still live: if
+   * logged in and last seen as `legacyStart` says), then deletes the plain one only if it is still live: if
    * that finds nothing (ended meanwhile, by the old app), the moved one is deleted too and nothing is served.
    * Its data is checked as any stored session's; a document that fails is dropped (`invalid`).
    */
@@ -127,7 +127,7 @@ export class SessionReader {
       await this.documents.deleteMany({ _id: { $in: [key, sid] } });
       return null;
     }
-    this.logger.log(`Stored session ${meta.handle} was moved from its connect-mongo id to the hashed one.`);
+    this.logger.debug(`Stored session ${meta.handle} was moved from its plain id to the hashed one.`);
     return this.serve(key, document);
   }
 
