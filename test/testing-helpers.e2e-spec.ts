@@ -16,12 +16,14 @@ afterAll(async () => {
 });
 
 /** A scenario app on a database of its own, recording every lifecycle event. */
-async function setup(overrides: Partial<SessionModuleOptions> = {}) {
+async function setup(overrides: Partial<SessionModuleOptions> = {}, trustProxy = false) {
   const db = new TestDatabase();
   databases.push(db);
   const events: SessionEvent[] = [];
   const app = await startScenarioApp(
     SessionModule.forRoot(scenarioOptions(db, { onEvent: (event) => events.push(event), ...overrides })),
+    undefined,
+    { trustProxy },
   );
   running.push(app);
   const http = () => request(app.getHttpServer());
@@ -97,6 +99,35 @@ describe('loginAs', () => {
     expect(unsign(value, 'old-secret')).toBe(false);
     const answer = await s.http().get('/s/guarded').set('Cookie', cookie).expect(200);
     expect(answer.headers['set-cookie']).toBeUndefined(); // signed with the current secret: not sent again
+  });
+
+  it('remembers a session with `remember: true`, as login() does', async () => {
+    const s = await setup();
+    const { cookie } = await loginAs(s.app, member('u-remember'), { remember: true });
+    const stored = await s.doc(cookie);
+    expect(stored!.remember).toBe(true);
+    // The rememberMe idle timeout (30 days by default), not the plain one (a day).
+    const days = (stored!.expires.getTime() - stored!.loginAt!.getTime()) / 86_400_000;
+    expect(Math.round(days)).toBe(30);
+    await s.http().get('/s/guarded').set('Cookie', cookie).expect(200);
+  });
+
+  it('logs in on an app whose cookie is Secure (__Host-), for its HTTPS requests', async () => {
+    const s = await setup({ cookie: { hostPrefix: true } }, true);
+    const { cookie } = await loginAs(s.app, member('u-secure'));
+    expect(cookie).toMatch(/^__Host-sid=s%3A/);
+    await s.http().get('/s/guarded').set('X-Forwarded-Proto', 'https').set('Cookie', cookie).expect(200);
+  });
+
+  it('takes data of the declared session shape only', () => {
+    const typed = (app: INestApplication) => {
+      // @ts-expect-error: `username` and `role` are required by the declared session shape
+      void loginAs(app, { userId: 'u-typed' });
+      // @ts-expect-error: userId is a string in the declared session shape
+      void loginAs(app, { userId: 1, username: 'x', role: 'member' });
+      return sessionOf(app, 'sid=x').then((data) => data?.role satisfies 'admin' | 'member' | undefined);
+    };
+    expect(typeof typed).toBe('function');
   });
 });
 

@@ -45,7 +45,7 @@ export interface TestSession {
  */
 export async function loginAs<S extends object = AppSessionData>(
   app: INestApplication,
-  data: S,
+  data: NoInfer<S>,
   options: LoginAsOptions = {},
 ): Promise<TestSession> {
   const { userAgent = 'nestjs-typed-session/testing', ip = '127.0.0.1', ...loginOptions } = options;
