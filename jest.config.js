@@ -7,6 +7,7 @@ export default {
     '^nestjs-typed-session/socket\\.io$': '<rootDir>/src/session/sockets/socket.io.ts',
     '^nestjs-typed-session/ws$': '<rootDir>/src/session/sockets/ws.ts',
     '^nestjs-typed-session/graphql$': '<rootDir>/src/session/graphql/index.ts',
+    '^nestjs-typed-session/testing$': '<rootDir>/src/session/testing/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {

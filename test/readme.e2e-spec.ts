@@ -11,6 +11,7 @@ import {
   REPO,
   run,
   startApp,
+  userEnvironment,
   writeFiles,
   type RunningApp,
 } from './support/readme-consumer.js';
@@ -18,8 +19,9 @@ import { StepTimings } from './support/timings.js';
 
 // Issue 12, "a README that cannot rot": the Quick start's marked blocks (`<!-- example: quick-start/… -->`)
 // become a fresh project in a temporary directory, with the library from `npm pack` as a user gets it and
-// the packages of the README's install line; it must compile (strict, skipLibCheck: false) and its curl
-// lines must answer as their comments say, against the server of the test run.
+// the packages of the README's install line; it must compile (strict, skipLibCheck: false), its curl
+// lines must answer as their comments say, against the server of the test run, and its test file (the
+// "Testing your app" section, `nestjs-typed-session/testing`) must pass under Node's own runner.
 
 const LIBRARY = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { name: string }).name;
 const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
@@ -168,6 +170,24 @@ describe('README "Quick start", built and run as a user would', () => {
     // The login stored one document; the logout removed it (and nothing wrote it back).
     expect(stored[steps.indexOf(guarded!)]).toBe(1);
     expect(stored.slice(logout)).toEqual(stored.slice(logout).map(() => 0));
+  }, 90_000);
+
+  it("passes the README's test file (src/auth.test.ts, with nestjs-typed-session/testing) under node --test", async () => {
+    if (!compiled) throw new Error('not run: the compilation failed');
+    required(files, 'src/auth.test.ts');
+    const tsconfig = JSON.parse(required(files, 'tsconfig.json').code) as { compilerOptions: { outDir?: string } };
+    const output = await timed('node --test', () =>
+      run(process.execPath, ['--test', join(tsconfig.compilerOptions.outDir ?? '.', 'auth.test.js')], {
+        cwd: project,
+        timeoutMs: 60_000,
+        env: userEnvironment({
+          MONGODB_URI: uriWithDatabase(mongoUri(), db.name),
+          SESSION_SECRET: 'readme-test-secret',
+        }),
+      }),
+    );
+    expect(output).toMatch(/^# pass 1$/m);
+    expect(output).toMatch(/^# fail 0$/m);
   }, 90_000);
 });
 

@@ -4,7 +4,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 // The main entry must work for applications without GraphQL or WebSocket packages: it may not import them,
-// not even through another file. Each transport entry imports only the packages it documents.
+// not even through another file. Each transport entry imports only the packages it documents; the test
+// helpers (`/testing`) none of them, and no test framework either.
 
 const sessionDir = dirname(fileURLToPath(import.meta.url));
 
@@ -50,8 +51,15 @@ describe('package entries', () => {
     ['sockets/socket.io.ts', ['@nestjs/websockets', '@nestjs/platform-socket.io']],
     ['sockets/ws.ts', ['@nestjs/websockets', '@nestjs/platform-ws']],
     ['graphql/index.ts', ['graphql']],
+    ['testing/index.ts', []],
   ])('%s imports %j and no other optional package', (entry, expected) => {
     const reached = packagesReachedFrom(entry);
     expect(OPTIONAL.filter((name) => reached.has(name)).sort()).toEqual([...expected].sort());
+  });
+
+  it('testing/index.ts imports no test framework or HTTP client (it works with any runner)', () => {
+    const reached = packagesReachedFrom('testing/index.ts');
+    expect(['@nestjs/testing', 'jest', '@jest/globals', 'supertest'].filter((name) => reached.has(name))).toEqual([]);
+    expect(reached.has('@nestjs/common')).toBe(true);
   });
 });

@@ -4,7 +4,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 
 // The library's import graph, counting type imports too: no cycle, and the layers of the tree hold. The core
 // knows no transport and no database; only the module picks the MongoDB store; the optional transports are
-// reached from their own entries and the module alone; the example application is a user, never imported.
+// reached from their own entries and the module alone; the test helpers (`testing/`) are an entry nothing
+// imports; the example application is a user, never imported.
 
 const root = resolve('src/session');
 
@@ -55,6 +56,16 @@ const rules: { name: string; importer: (path: string) => boolean; forbidden: (pa
     name: 'graphql/ is imported by nothing else',
     importer: (path) => !under('graphql')(path),
     forbidden: under('graphql'),
+  },
+  {
+    name: 'testing/ (the test helpers entry) is imported by nothing else',
+    importer: (path) => !under('testing')(path),
+    forbidden: under('testing'),
+  },
+  {
+    name: "testing/ imports no transport or store implementation (it runs the app's own providers)",
+    importer: under('testing'),
+    forbidden: (path) => ['store/mongodb', 'sockets', 'graphql'].some((folder) => under(folder)(path)),
   },
   {
     name: 'nothing imports the example application or the tests',
