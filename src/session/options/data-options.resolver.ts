@@ -1,4 +1,4 @@
-import { isReservedKey, userIdOf } from '../core/session-data.util.js';
+import { userIdFieldProblem, userIdOf } from '../core/session-data.util.js';
 import type { SessionModuleOptions } from '../interfaces/session-options.interface.js';
 import { fail } from './option-checks.util.js';
 import type { ResolvedSessionOptions } from '../interfaces/resolved-session-options.interface.js';
@@ -16,11 +16,12 @@ type DataSettings = Pick<
 /** What a session holds: the user-id field, the schema, the size bound, the sessions allowed per user. */
 export function resolveDataOptions(options: SessionModuleOptions): DataSettings {
   const userIdField: string = options.userIdField ?? 'userId';
-  if (typeof userIdField !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(userIdField) || isReservedKey(userIdField)) {
+  const problem = userIdFieldProblem(userIdField);
+  if (problem !== undefined) {
     fail(
       'userIdField',
-      `must be a plain top-level session key, got ${JSON.stringify(userIdField)}`,
-      "Default: 'userId'.",
+      problem,
+      "Default: 'userId'; a path such as 'passport.user' reads a nested key (segments of letters, digits and '_').",
     );
   }
   if (options.isAuthenticated !== undefined && typeof options.isAuthenticated !== 'function') {
