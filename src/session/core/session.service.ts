@@ -103,11 +103,11 @@ export class SessionService<S extends object = AppSessionData> {
    * @throws SessionDataError as `set` does.
    */
   patch(values: Partial<S>): void {
-    if (userIdRootKey(this.settings.userIdField) in values) {
-      throw new SessionDataError(
-        `"${userIdRootKey(this.settings.userIdField)}" (it holds the user id, the option userIdField) is set by ` +
-          'login() only, which rotates the session id first.',
-      );
+    const root = userIdRootKey(this.settings.userIdField);
+    if (root in values) {
+      const what =
+        root === this.settings.userIdField ? 'the user id' : `it holds the user id, ${this.settings.userIdField}`;
+      throw new SessionDataError(`"${root}" (${what}) is set by login() only, which rotates the session id first.`);
     }
     for (const [key, value] of Object.entries(values)) assertStorable(key, value);
     const after = applicationData(this.current.require('patch'));
