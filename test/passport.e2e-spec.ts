@@ -31,6 +31,13 @@ interface PassportSession {
   profile?: { _id: ObjectId; email: string; createdAt: Date };
 }
 
+// The app declares where Passport keeps its user, so that `userIdField: 'passport.user'` type-checks.
+declare module 'express-session' {
+  interface SessionData {
+    passport?: { user: string };
+  }
+}
+
 @Controller('p')
 class PassportController {
   constructor(private readonly sessions: SessionService<PassportSession>) {}
@@ -113,9 +120,7 @@ const doc = (cookie: string) => db.sessions().findOne({ _id: storedIdOf(cookie) 
 
 beforeAll(async () => {
   @Module({
-    imports: [
-      SessionModule.forRoot(scenarioOptions(db, { userIdField: 'passport.user', maxSessionsPerUser: 3 })),
-    ],
+    imports: [SessionModule.forRoot(scenarioOptions(db, { userIdField: 'passport.user', maxSessionsPerUser: 3 }))],
     controllers: [PassportController],
   })
   class PassportModule {}

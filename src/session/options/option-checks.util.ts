@@ -42,7 +42,7 @@ export function givenText(value: unknown): string {
     return value === undefined ? 'undefined' : `a ${typeof value}`;
   }
   try {
-    return JSON.stringify(value) ?? String(value);
+    return JSON.stringify(value) ?? 'a value that is not JSON';
   } catch {
     return 'an object that is not JSON'; // circular
   }

@@ -114,14 +114,16 @@ describe('resolveSessionOptions', () => {
     ['a space', 'passport. user', 'is not a plain key'],
     ['a non-string', 42, 'got 42'],
   ])('refuses a userIdField path with %s, naming userIdField', (_name, userIdField, message) => {
-    const attempt = () => resolveSessionOptions({ ...valid, userIdField: userIdField as 'userId' });
+    const options: Record<string, unknown> = { ...valid, userIdField };
+    const attempt = () => resolveSessionOptions(options as SessionModuleOptions);
     expect(attempt).toThrow(SessionOptionsError);
     expect(attempt).toThrow('SessionModule option "userIdField"');
     expect(attempt).toThrow(message);
   });
 
   it('takes a dotted userIdField path, and reads the user id through it', () => {
-    const resolved = resolveSessionOptions({ ...valid, userIdField: 'passport.user' as 'userId' });
+    const options: Record<string, unknown> = { ...valid, userIdField: 'passport.user' };
+    const resolved = resolveSessionOptions(options as SessionModuleOptions);
     expect(resolved.userIdField).toBe('passport.user');
     expect(resolved.isAuthenticated({ passport: { user: 'u-1' } } as object)).toBe(true);
     expect(resolved.isAuthenticated({ passport: {} } as object)).toBe(false);
