@@ -115,7 +115,7 @@ describe('resolveSessionOptions', () => {
     ['a non-string', 42, 'got 42'],
   ])('refuses a userIdField path with %s, naming userIdField', (_name, userIdField, message) => {
     const options: Record<string, unknown> = { ...valid, userIdField };
-    const attempt = () => resolveSessionOptions(options as SessionModuleOptions);
+    const attempt = () => resolveSessionOptions(options as unknown as SessionModuleOptions);
     expect(attempt).toThrow(SessionOptionsError);
     expect(attempt).toThrow('SessionModule option "userIdField"');
     expect(attempt).toThrow(message);
@@ -123,12 +123,13 @@ describe('resolveSessionOptions', () => {
 
   it('takes a dotted userIdField path, and reads the user id through it', () => {
     const options: Record<string, unknown> = { ...valid, userIdField: 'passport.user' };
-    const resolved = resolveSessionOptions(options as SessionModuleOptions);
+    const resolved = resolveSessionOptions(options as unknown as SessionModuleOptions);
     expect(resolved.userIdField).toBe('passport.user');
-    expect(resolved.isAuthenticated({ passport: { user: 'u-1' } } as object)).toBe(true);
-    expect(resolved.isAuthenticated({ passport: {} } as object)).toBe(false);
-    expect(resolved.isAuthenticated({ passport: { user: { $ne: null } } } as object)).toBe(false);
-    expect(resolved.isAuthenticated({ 'passport.user': 'u-1' } as object)).toBe(false);
+    const isAuthenticated = (data: object) => resolved.isAuthenticated(data);
+    expect(isAuthenticated({ passport: { user: 'u-1' } })).toBe(true);
+    expect(isAuthenticated({ passport: {} })).toBe(false);
+    expect(isAuthenticated({ passport: { user: { $ne: null } } })).toBe(false);
+    expect(isAuthenticated({ 'passport.user': 'u-1' })).toBe(false);
   });
 
   it('says what an unset numeric setting was: NaN, not null', () => {
