@@ -56,6 +56,14 @@ class PassportController {
     return { ok: true };
   }
 
+  @Post('login-object-id')
+  @HttpCode(200)
+  async loginWithObjectId() {
+    // A serializer that gives `user._id`: an ObjectId is not a user id, so nothing is written.
+    await this.sessions.login({ passport: { user: new ObjectId() as unknown as string } });
+    return { ok: true };
+  }
+
   @Get('me')
   @UseGuards(AuthGuard)
   me() {
@@ -216,6 +224,15 @@ describe("userIdField: 'passport.user'", () => {
 });
 
 describe('ObjectIds in session data', () => {
+  it('are not user ids: a login with an ObjectId at passport.user is refused (400), nothing stored', async () => {
+    const before = await db.sessions().countDocuments({});
+    const response = await http().post('/p/login-object-id').expect(400);
+    expect((response.body as { message: string }).message).toContain(
+      'SessionService.login() (data.passport.user, the option userIdField) needs a user id',
+    );
+    expect(await db.sessions().countDocuments({})).toBe(before);
+  });
+
   it('are stored as ObjectIds in the collection and read back as ObjectIds', async () => {
     const profileId = new ObjectId().toHexString();
     const cookie = await login('u-ivy', profileId);
