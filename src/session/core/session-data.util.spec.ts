@@ -1,7 +1,18 @@
 import { describe, expect, it } from '@jest/globals';
 import session from 'express-session';
+import { ObjectId } from 'mongodb';
 import { SessionDataError } from '../session.errors.js';
-import { assertStorable, assertUserId, assertWithinSize, isReservedKey, isUserId } from './session-data.util.js';
+import {
+  assertStorable,
+  assertUserId,
+  assertWithinSize,
+  isReservedKey,
+  isUserId,
+  userIdFieldProblem,
+  userIdOf,
+  userIdRootKey,
+  valueAtPath,
+} from './session-data.util.js';
 
 /** Every property name an object answers to, along its prototype chain. */
 function memberNames(object: object): string[] {
@@ -81,5 +92,53 @@ describe('storable values', () => {
   it('measures size as the UTF-8 bytes of the JSON', () => {
     expect(() => assertWithinSize({ a: 'é'.repeat(500) }, 1000)).toThrow(/would take 1008 bytes/);
     expect(() => assertWithinSize({ a: 'e'.repeat(500) }, 1000)).not.toThrow();
+  });
+});
+
+describe('userIdField paths', () => {
+  it('accepts a key or keys joined by dots', () => {
+    expect(userIdFieldProblem('userId')).toBeUndefined();
+    expect(userIdFieldProblem('passport.user')).toBeUndefined();
+    expect(userIdFieldProblem('a.b_2.c')).toBeUndefined();
+  });
+
+  it.each(['', '.', 'a..b', 'a.', '.a', '$where', 'a.$ne', 'a.b c', 'cookie.x', 'a.__proto__', 'a.prototype', 'a.1'])(
+    'refuses %j',
+    (path) => expect(userIdFieldProblem(path)).toEqual(expect.any(String)),
+  );
+
+  it('reads the value at a path through own properties of plain objects only', () => {
+    expect(valueAtPath({ passport: { user: 'u-1' } }, 'passport.user')).toBe('u-1');
+    expect(valueAtPath({ passport: 'u-1' }, 'passport.user')).toBeUndefined();
+    expect(valueAtPath({ passport: ['u-1'] }, 'passport.0')).toBeUndefined();
+    expect(valueAtPath({ passport: Object.create({ user: 'inherited' }) as object }, 'passport.user')).toBeUndefined();
+    expect(valueAtPath({}, 'passport.user')).toBeUndefined();
+    expect(userIdRootKey('passport.user')).toBe('passport');
+    expect(userIdRootKey('userId')).toBe('userId');
+  });
+
+  it('takes only a user id from the path', () => {
+    const settings = { userIdField: 'passport.user' };
+    expect(userIdOf({ passport: { user: 7 } }, settings)).toBe(7);
+    expect(userIdOf({ passport: { user: { $gt: '' } } }, settings)).toBeUndefined();
+    expect(userIdOf({ passport: { user: new ObjectId() } }, settings)).toBeUndefined();
+    expect(userIdOf({ passport: { user: '' } }, settings)).toBeUndefined();
+  });
+});
+
+describe('ObjectIds', () => {
+  it('are storable, nested and in arrays', () => {
+    expect(() => assertStorable('user', { _id: new ObjectId(), tags: [new ObjectId()] })).not.toThrow();
+    expect(() => assertStorable('owner', new ObjectId())).not.toThrow();
+  });
+
+  it('are not user ids (a serializer stores user.id, a string)', () => {
+    expect(isUserId(new ObjectId())).toBe(false);
+  });
+
+  it('serialize to their hex string, the same for the same id and different for another', () => {
+    const id = new ObjectId();
+    expect(JSON.stringify({ id })).toBe(JSON.stringify({ id: new ObjectId(id.toHexString()) }));
+    expect(JSON.stringify({ id })).not.toBe(JSON.stringify({ id: new ObjectId() }));
   });
 });

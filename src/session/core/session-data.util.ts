@@ -1,3 +1,4 @@
+import { ObjectId } from 'mongodb';
 import { SessionDataError } from '../session.errors.js';
 import { escapedText, quotedKeyPath } from './log-text.util.js';
 
@@ -119,9 +120,57 @@ function kindOf(value: unknown): string {
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
-/** The user id a session's data holds (under the `userIdField` option), or `undefined` when it holds none. */
+/** A segment of a `userIdField` path: an identifier, as a session key can be written in code. */
+const PATH_SEGMENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * What is wrong with a `userIdField` value, or `undefined` when it is a valid path: one session key, or
+ * keys joined by dots (`'passport.user'`, where Passport keeps its user), each an identifier, none empty,
+ * none starting with `$`, the first not reserved and none a prototype key.
+ */
+export function userIdFieldProblem(field: unknown): string | undefined {
+  if (typeof field !== 'string') return `must be a session key or a dotted path of keys, got ${kindOf(field)}`;
+  const segments = field.split('.');
+  for (const [index, segment] of segments.entries()) {
+    if (segment === '') return `must not have an empty segment, got ${JSON.stringify(field)}`;
+    if (!PATH_SEGMENT.test(segment)) {
+      return `segment ${JSON.stringify(segment)} of ${JSON.stringify(field)} is not a plain key (letters, digits, '_'; no '$')`;
+    }
+    if (index === 0 ? isReservedKey(segment) : UNSAFE_NESTED_KEYS.has(segment)) {
+      return `segment ${JSON.stringify(segment)} of ${JSON.stringify(field)} is a reserved key`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The value at `path` (a `userIdField`: keys joined by dots) in `data`, through own properties of plain
+ * objects only; `undefined` when any step is missing or not a plain object.
+ */
+export function valueAtPath(data: object, path: string): unknown {
+  let value: unknown = data;
+  for (const segment of path.split('.')) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+    if (!Object.hasOwn(value, segment)) return undefined;
+    value = (value as Record<string, unknown>)[segment];
+  }
+  return value;
+}
+
+/** The top-level session key of a `userIdField` path (`'passport'` for `'passport.user'`). */
+export function userIdRootKey(path: string): string {
+  const dot = path.indexOf('.');
+  return dot === -1 ? path : path.slice(0, dot);
+}
+
+/**
+ * The user id a session's data holds (under the `userIdField` option, a key or a dotted path), or
+ * `undefined` when it holds none.
+ */
 export function userIdOf(data: object, settings: { userIdField: string }): string | number | undefined {
-  const value = (data as Record<string, unknown>)[settings.userIdField];
+  const value = settings.userIdField.includes('.')
+    ? valueAtPath(data, settings.userIdField)
+    : (data as Record<string, unknown>)[settings.userIdField];
   return isUserId(value) ? value : undefined;
 }
 
@@ -147,7 +196,7 @@ export function applicationData(source: object): Record<string, unknown> {
 
 /**
  * Checks that `value` can be stored under `key` and read back as it was: JSON-like data (plain objects,
- * arrays, strings, finite numbers, booleans, null) and Dates, with safe keys at every level and no array
+ * arrays, strings, finite numbers, booleans, null), Dates and MongoDB ObjectIds, with safe keys at every level and no array
  * directly inside an array.
  *
  * @throws SessionDataError naming the key path and the problem.
@@ -218,7 +267,8 @@ function storableProblem(root: unknown): [string[], string] | undefined {
     const { value, path, depth, inArray } = stack.pop()!;
     const problem = primitiveProblem(value);
     if (problem !== undefined) return [path, problem];
-    if (typeof value !== 'object' || value === null || value instanceof Date) continue;
+    // Dates and ObjectIds are stored natively by MongoDB and read back as they were.
+    if (typeof value !== 'object' || value === null || value instanceof Date || value instanceof ObjectId) continue;
     ancestors.length = depth;
     if (ancestors.includes(value)) return [path, 'it is circular'];
     if (!Array.isArray(value) && !isPlainObject(value)) {

@@ -15,6 +15,7 @@ import {
   CSRF_KEY,
   isReservedKey,
   userIdOf,
+  valueAtPath,
 } from './session-data.util.js';
 import { SessionEvents } from './session.events.js';
 import { UserSessions } from './user-sessions.service.js';
@@ -70,7 +71,7 @@ export class SessionRotation {
   }
 
   async login(data: object, options: LoginOptions): Promise<void> {
-    const userId = asRecord(data)[this.settings.userIdField];
+    const userId = valueAtPath(data, this.settings.userIdField);
     assertUserId(`SessionService.login() (data.${this.settings.userIdField}, the option userIdField)`, userId);
     for (const [key, value] of Object.entries(data)) assertStorable(key, value);
     assertWithinSize(data, this.settings.maxSessionBytes);

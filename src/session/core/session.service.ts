@@ -23,6 +23,7 @@ import {
   assertWithinSize,
   CSRF_KEY,
   userIdOf,
+  userIdRootKey,
 } from './session-data.util.js';
 import { SessionEvents } from './session.events.js';
 import { SessionRotation } from './session-rotation.service.js';
@@ -102,10 +103,11 @@ export class SessionService<S extends object = AppSessionData> {
    * @throws SessionDataError as `set` does.
    */
   patch(values: Partial<S>): void {
-    if (this.settings.userIdField in values) {
-      throw new SessionDataError(
-        `"${this.settings.userIdField}" (the user id) is set by login() only, which rotates the session id first.`,
-      );
+    const root = userIdRootKey(this.settings.userIdField);
+    if (root in values) {
+      const what =
+        root === this.settings.userIdField ? 'the user id' : `it holds the user id, ${this.settings.userIdField}`;
+      throw new SessionDataError(`"${root}" (${what}) is set by login() only, which rotates the session id first.`);
     }
     for (const [key, value] of Object.entries(values)) assertStorable(key, value);
     const after = applicationData(this.current.require('patch'));

@@ -27,7 +27,10 @@ export type SessionValue<K extends SessionKey<S>, S extends object = AppSessionD
 /** The live session of a request: express-session's `Session` carrying the application's fields. */
 export type UserSession<S extends object = AppSessionData> = ExpressSession & Partial<S>;
 
-/** The type of the user id: what `S` declares under `userId`, else `string | number`. */
+/**
+ * The type of the user id: what `S` declares under `userId`, else `string | number` (with a `userIdField`
+ * path such as `'passport.user'`, too: the option is not part of the type).
+ */
 export type SessionUserId<S extends object = AppSessionData> = S extends { userId?: infer U }
   ? NonNullable<U>
   : string | number;

@@ -133,8 +133,15 @@ export interface SessionModuleOptions {
   autoRemove?: AutoRemoveMode;
   /** Minutes between two cleanups with `autoRemove: 'interval'`. Default `10`. */
   autoRemoveInterval?: number;
-  /** Session field holding the user id: it marks a session as logged in and is indexed. Default `'userId'`. */
-  userIdField?: SessionKey;
+  /**
+   * Session field holding the user id: it marks a session as logged in and is indexed. A session key, or a
+   * dotted path of keys into a nested object: `'passport.user'` for Passport, whose `PassportSerializer`
+   * stores the user id there (a non-empty string or a finite number; serialize an ObjectId as
+   * `user.id`, its hex string). Each segment is letters, digits and `_`; the first is not a reserved key.
+   * The user id's type (`SessionUserId`) follows a top-level `userId` field only: with a path it is
+   * `string | number`. Default `'userId'`.
+   */
+  userIdField?: SessionKey | `${SessionKey}.${string}`;
   /** Decides whether a session is authenticated. Default: the `userIdField` is set. */
   isAuthenticated?: (session: Readonly<Partial<AppSessionData>>) => boolean;
   /**

@@ -1,5 +1,5 @@
 import type { SessionModuleOptions } from '../interfaces/session-options.interface.js';
-import { checkBoolean, checkName, fail } from './option-checks.util.js';
+import { checkBoolean, checkName, fail, givenText } from './option-checks.util.js';
 import type { ResolvedSessionOptions } from '../interfaces/resolved-session-options.interface.js';
 
 const SAME_SITE_VALUES: readonly unknown[] = ['lax', 'strict', 'none', true, false];
@@ -27,14 +27,14 @@ export function resolveCookieOptions(options: SessionModuleOptions): CookieSetti
   if (!SAME_SITE_VALUES.includes(sameSite)) {
     fail(
       'cookie.sameSite',
-      `must be 'lax', 'strict', 'none' or a boolean, got ${JSON.stringify(sameSite)}`,
+      `must be 'lax', 'strict', 'none' or a boolean, got ${givenText(sameSite)}`,
       "Default: 'lax'.",
     );
   }
   const hostPrefix = cookie.hostPrefix ?? false;
   const secure = cookie.secure ?? (hostPrefix ? true : 'auto');
   if (secure !== 'auto' && typeof secure !== 'boolean') {
-    fail('cookie.secure', `must be true, false or 'auto', got ${JSON.stringify(secure)}`, "Default: 'auto'.");
+    fail('cookie.secure', `must be true, false or 'auto', got ${givenText(secure)}`, "Default: 'auto'.");
   }
   if (sameSite === 'none' && secure !== true) {
     fail(
@@ -45,7 +45,7 @@ export function resolveCookieOptions(options: SessionModuleOptions): CookieSetti
   }
   const path = cookie.path ?? '/';
   if (typeof path !== 'string' || !path.startsWith('/')) {
-    fail('cookie.path', `must start with '/', got ${JSON.stringify(path)}`, "Default: '/'.");
+    fail('cookie.path', `must start with '/', got ${givenText(path)}`, "Default: '/'.");
   }
   if (hostPrefix) {
     if (secure === false)

@@ -1,6 +1,6 @@
 import { normalizedOrigin } from '../http/origin.util.js';
 import type { SessionModuleOptions } from '../interfaces/session-options.interface.js';
-import { fail } from './option-checks.util.js';
+import { fail, givenText } from './option-checks.util.js';
 import type { ResolvedSessionOptions } from '../interfaces/resolved-session-options.interface.js';
 
 /** Where `CsrfGuard` reads the token, and the origins besides the application's own it trusts. */
@@ -13,7 +13,7 @@ export function resolveCsrfOptions(
     if (value !== undefined && (typeof value !== 'string' || !/^[A-Za-z0-9_-]+$/.test(value))) {
       fail(
         `csrf.${key}`,
-        `must be a plain header or field name, got ${JSON.stringify(value)}`,
+        `must be a plain header or field name, got ${givenText(value)}`,
         'Leave it out for the default.',
       );
     }
@@ -30,7 +30,7 @@ function resolveTrustedOrigins(origins: unknown): ReadonlySet<string> {
   if (!Array.isArray(origins)) {
     fail(
       'trustedOrigins',
-      `must be an array of origins, got ${JSON.stringify(origins)}`,
+      `must be an array of origins, got ${givenText(origins)}`,
       "E.g. ['https://app.example.com'].",
     );
   }

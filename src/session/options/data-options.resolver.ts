@@ -1,6 +1,6 @@
-import { isReservedKey, userIdOf } from '../core/session-data.util.js';
+import { userIdFieldProblem, userIdOf } from '../core/session-data.util.js';
 import type { SessionModuleOptions } from '../interfaces/session-options.interface.js';
-import { fail } from './option-checks.util.js';
+import { fail, givenText } from './option-checks.util.js';
 import type { ResolvedSessionOptions } from '../interfaces/resolved-session-options.interface.js';
 
 /** `maxSessionBytes` by default: 64 KiB. */
@@ -16,11 +16,12 @@ type DataSettings = Pick<
 /** What a session holds: the user-id field, the schema, the size bound, the sessions allowed per user. */
 export function resolveDataOptions(options: SessionModuleOptions): DataSettings {
   const userIdField: string = options.userIdField ?? 'userId';
-  if (typeof userIdField !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(userIdField) || isReservedKey(userIdField)) {
+  const problem = userIdFieldProblem(userIdField);
+  if (problem !== undefined) {
     fail(
       'userIdField',
-      `must be a plain top-level session key, got ${JSON.stringify(userIdField)}`,
-      "Default: 'userId'.",
+      problem,
+      "Default: 'userId'; a path such as 'passport.user' reads a nested key (segments of letters, digits and '_').",
     );
   }
   if (options.isAuthenticated !== undefined && typeof options.isAuthenticated !== 'function') {
@@ -38,7 +39,7 @@ export function resolveDataOptions(options: SessionModuleOptions): DataSettings 
   if (maxSessionsPerUser !== undefined && (!Number.isInteger(maxSessionsPerUser) || maxSessionsPerUser < 1)) {
     fail(
       'maxSessionsPerUser',
-      `must be a whole number >= 1, got ${JSON.stringify(maxSessionsPerUser)}`,
+      `must be a whole number >= 1, got ${givenText(maxSessionsPerUser)}`,
       'Leave it out for no limit.',
     );
   }
@@ -46,7 +47,7 @@ export function resolveDataOptions(options: SessionModuleOptions): DataSettings 
   if (!Number.isInteger(maxSessionBytes) || maxSessionBytes < 1024 || maxSessionBytes > MAX_SESSION_BYTES_LIMIT) {
     fail(
       'maxSessionBytes',
-      `must be a whole number of bytes from 1024 to ${MAX_SESSION_BYTES_LIMIT}, got ${JSON.stringify(maxSessionBytes)}`,
+      `must be a whole number of bytes from 1024 to ${MAX_SESSION_BYTES_LIMIT}, got ${givenText(maxSessionBytes)}`,
       `Default: ${DEFAULT_MAX_SESSION_BYTES} (64 KiB).`,
     );
   }
@@ -54,7 +55,7 @@ export function resolveDataOptions(options: SessionModuleOptions): DataSettings 
   if (onSessionLimit !== 'evict-oldest' && onSessionLimit !== 'refuse') {
     fail(
       'onSessionLimit',
-      `must be 'evict-oldest' or 'refuse', got ${JSON.stringify(onSessionLimit)}`,
+      `must be 'evict-oldest' or 'refuse', got ${givenText(onSessionLimit)}`,
       "Default: 'evict-oldest'.",
     );
   }

@@ -1,6 +1,6 @@
 import type { ResolvedSessionOptions } from '../interfaces/resolved-session-options.interface.js';
 import type { IdSource, SessionModuleOptions } from '../interfaces/session-options.interface.js';
-import { fail } from './option-checks.util.js';
+import { fail, givenText } from './option-checks.util.js';
 
 const SOURCES: readonly unknown[] = ['cookie', 'header'];
 /** Headers that carry something else, and so cannot carry the token. */
@@ -19,17 +19,13 @@ export function resolveIdSourceOptions(
   if (list.length === 0 || !list.every((source) => SOURCES.includes(source))) {
     fail(
       'idSource',
-      `must be 'cookie', 'header' or an array of them, got ${JSON.stringify(given)}`,
+      `must be 'cookie', 'header' or an array of them, got ${givenText(given)}`,
       "Default: 'cookie'; ['cookie', 'header'] serves browsers and clients without cookies side by side.",
     );
   }
   const tokenHeader: unknown = options.tokenHeader ?? 'X-Session-Token';
   if (typeof tokenHeader !== 'string' || !/^[A-Za-z0-9-]+$/.test(tokenHeader)) {
-    fail(
-      'tokenHeader',
-      `must be a plain header name, got ${JSON.stringify(tokenHeader)}`,
-      "Default: 'X-Session-Token'.",
-    );
+    fail('tokenHeader', `must be a plain header name, got ${givenText(tokenHeader)}`, "Default: 'X-Session-Token'.");
   }
   const lower = tokenHeader.toLowerCase();
   if (TAKEN_HEADERS.has(lower) || lower === csrfHeader) {

@@ -9,7 +9,7 @@ export function fail(option: string, problem: string, fix: string): never {
 export function positiveNumber(option: string, value: unknown, fallback: number, unit: string): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    fail(option, `must be a positive number of ${unit}, got ${JSON.stringify(value)}`, `Default: ${fallback}.`);
+    fail(option, `must be a positive number of ${unit}, got ${givenText(value)}`, `Default: ${fallback}.`);
   }
   return value;
 }
@@ -19,7 +19,7 @@ export function checkName(option: string, value: unknown): void {
   if (value !== undefined && (typeof value !== 'string' || value === '' || /[\s$]/.test(value))) {
     fail(
       option,
-      `must be a non-empty name without spaces or '$', got ${JSON.stringify(value)}`,
+      `must be a non-empty name without spaces or '$', got ${givenText(value)}`,
       'Leave it out for the default.',
     );
   }
@@ -28,6 +28,22 @@ export function checkName(option: string, value: unknown): void {
 /** Checks an optional boolean option. */
 export function checkBoolean(option: string, value: unknown, fallback: boolean): void {
   if (value !== undefined && typeof value !== 'boolean') {
-    fail(option, `must be true or false, got ${JSON.stringify(value)}`, `Default: ${fallback}.`);
+    fail(option, `must be true or false, got ${givenText(value)}`, `Default: ${fallback}.`);
+  }
+}
+
+/**
+ * A given option value, for an error message: JSON where it says what was given, else its kind (`NaN`,
+ * `Infinity`, `undefined`, `a function`, …), never `null` for something that was not `null`.
+ */
+export function givenText(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value); // NaN, Infinity, 1n
+  if (value === undefined || typeof value === 'function' || typeof value === 'symbol') {
+    return value === undefined ? 'undefined' : `a ${typeof value}`;
+  }
+  try {
+    return JSON.stringify(value) ?? 'a value that is not JSON';
+  } catch {
+    return 'an object that is not JSON'; // circular
   }
 }

@@ -62,7 +62,7 @@ describe('resolveSessionOptions', () => {
     ['ttl', { ttl: '3600' }],
     ['autoRemove', { autoRemove: 'ttl' }],
     ['autoRemoveInterval', { autoRemoveInterval: -1 }],
-    ['userIdField', { userIdField: 'user.id' }],
+    ['userIdField', { userIdField: 'user..id' }],
     ['userIdField', { userIdField: 'cookie' }],
     ['cookie.sameSite', { cookie: { sameSite: 'none' } }],
     ['cookie.sameSite', { cookie: { sameSite: 'sometimes' } }],
@@ -101,6 +101,41 @@ describe('resolveSessionOptions', () => {
     const attempt = () => resolveSessionOptions({ ...valid, ...overrides });
     expect(attempt).toThrow(SessionOptionsError);
     expect(attempt).toThrow(`SessionModule option "${option}"`);
+  });
+
+  it.each([
+    ['an empty segment', 'passport..user', 'must not have an empty segment'],
+    ['a trailing dot', 'passport.', 'must not have an empty segment'],
+    ['a leading dot', '.user', 'must not have an empty segment'],
+    ['a $ segment', 'passport.$where', 'segment "$where" of "passport.$where" is not a plain key'],
+    ['a reserved first key', 'cookie.user', 'segment "cookie" of "cookie.user" is a reserved key'],
+    ['a prototype key', 'passport.__proto__', 'segment "__proto__" of "passport.__proto__" is a reserved key'],
+    ['a constructor segment', 'passport.constructor', 'is a reserved key'],
+    ['a space', 'passport. user', 'is not a plain key'],
+    ['a non-string', 42, 'got 42'],
+  ])('refuses a userIdField path with %s, naming userIdField', (_name, userIdField, message) => {
+    const options: Record<string, unknown> = { ...valid, userIdField };
+    const attempt = () => resolveSessionOptions(options as unknown as SessionModuleOptions);
+    expect(attempt).toThrow(SessionOptionsError);
+    expect(attempt).toThrow('SessionModule option "userIdField"');
+    expect(attempt).toThrow(message);
+  });
+
+  it('takes a dotted userIdField path, and reads the user id through it', () => {
+    const options: Record<string, unknown> = { ...valid, userIdField: 'passport.user' };
+    const resolved = resolveSessionOptions(options as unknown as SessionModuleOptions);
+    expect(resolved.userIdField).toBe('passport.user');
+    const isAuthenticated = (data: object) => resolved.isAuthenticated(data);
+    expect(isAuthenticated({ passport: { user: 'u-1' } })).toBe(true);
+    expect(isAuthenticated({ passport: {} })).toBe(false);
+    expect(isAuthenticated({ passport: { user: { $ne: null } } })).toBe(false);
+    expect(isAuthenticated({ 'passport.user': 'u-1' })).toBe(false);
+  });
+
+  it('says what an unset numeric setting was: NaN, not null', () => {
+    expect(() => resolveSessionOptions({ ...valid, storeTimeoutMs: Number.NaN })).toThrow('got NaN');
+    expect(() => resolveSessionOptions({ ...valid, maxSessionBytes: Number.NaN })).toThrow('got NaN');
+    expect(() => resolveSessionOptions({ ...valid, idleTimeout: Number.POSITIVE_INFINITY })).toThrow('got Infinity');
   });
 
   it('refuses a missing options object', () => {

@@ -1,5 +1,5 @@
 import type { AutoRemoveMode, SessionModuleOptions } from '../interfaces/session-options.interface.js';
-import { checkName, fail, positiveNumber } from './option-checks.util.js';
+import { checkName, fail, positiveNumber, givenText } from './option-checks.util.js';
 import type { ResolvedSessionOptions } from '../interfaces/resolved-session-options.interface.js';
 
 const AUTO_REMOVE_MODES: readonly AutoRemoveMode[] = ['native', 'interval', 'disabled'];
@@ -28,7 +28,7 @@ export function resolveStoreOptions(options: SessionModuleOptions): StoreSetting
   if (options.uri !== undefined && (typeof options.uri !== 'string' || !/^mongodb(\+srv)?:\/\//.test(options.uri))) {
     fail(
       'uri',
-      `must be a MongoDB connection string, got ${JSON.stringify(options.uri)}`,
+      `must be a MongoDB connection string, got ${givenText(options.uri)}`,
       "It starts with 'mongodb://' or 'mongodb+srv://'.",
     );
   }
@@ -45,7 +45,7 @@ export function resolveStoreOptions(options: SessionModuleOptions): StoreSetting
   if (!AUTO_REMOVE_MODES.includes(autoRemove)) {
     fail(
       'autoRemove',
-      `must be one of ${AUTO_REMOVE_MODES.join(', ')}, got ${JSON.stringify(autoRemove)}`,
+      `must be one of ${AUTO_REMOVE_MODES.join(', ')}, got ${givenText(autoRemove)}`,
       "Use 'interval' on servers without TTL indexes (FerretDB 1.x).",
     );
   }
@@ -53,7 +53,7 @@ export function resolveStoreOptions(options: SessionModuleOptions): StoreSetting
   if (typeof writeConcern !== 'object' || writeConcern === null || Array.isArray(writeConcern)) {
     fail(
       'writeConcern',
-      `must be a write concern object, got ${JSON.stringify(writeConcern)}`,
+      `must be a write concern object, got ${givenText(writeConcern)}`,
       "Default: { w: 'majority' }.",
     );
   }

@@ -1,5 +1,5 @@
 import type { SessionModuleOptions } from '../interfaces/session-options.interface.js';
-import { fail, positiveNumber } from './option-checks.util.js';
+import { fail, positiveNumber, givenText } from './option-checks.util.js';
 import type { ResolvedSessionOptions } from '../interfaces/resolved-session-options.interface.js';
 
 type TimeoutSettings = Pick<
@@ -10,7 +10,7 @@ type TimeoutSettings = Pick<
 /** The timeouts: idle and absolute, touch throttling, "remember me", recent authentication. */
 export function resolveTimeoutOptions(options: SessionModuleOptions): TimeoutSettings {
   if (options.touchAfter !== undefined && (typeof options.touchAfter !== 'number' || !(options.touchAfter >= 0))) {
-    fail('touchAfter', `must be a number of seconds >= 0, got ${JSON.stringify(options.touchAfter)}`, 'Default: 60.');
+    fail('touchAfter', `must be a number of seconds >= 0, got ${givenText(options.touchAfter)}`, 'Default: 60.');
   }
   if (options.ttl !== undefined && options.idleTimeout !== undefined) {
     fail('ttl', 'and `idleTimeout` are both given; ttl is the former name of idleTimeout', 'Keep idleTimeout.');
@@ -35,7 +35,7 @@ export function resolveTimeoutOptions(options: SessionModuleOptions): TimeoutSet
       : positiveNumber('absoluteTimeout', options.absoluteTimeout, 0, 'seconds');
   const rememberMe = options.rememberMe ?? {};
   if (typeof rememberMe !== 'object' || rememberMe === null) {
-    fail('rememberMe', `must be an object, got ${JSON.stringify(rememberMe)}`, 'E.g. { idleTimeout: 2592000 }.');
+    fail('rememberMe', `must be an object, got ${givenText(rememberMe)}`, 'E.g. { idleTimeout: 2592000 }.');
   }
   const rememberIdle = positiveNumber('rememberMe.idleTimeout', rememberMe.idleTimeout, 2_592_000, 'seconds');
   const rememberAbsolute =
