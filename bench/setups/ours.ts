@@ -6,8 +6,8 @@ import { NestFactory } from '@nestjs/core';
 import { SessionService } from 'nestjs-typed-session';
 import './session-data.js';
 
-/** The built example app's root module (`dist/app/app.module.js`, next to `dist/bench`). */
-const { AppModule } = (await import(new URL('../../app/app.module.js', import.meta.url).href)) as {
+/** The built example app's root module (`dist/example/app.module.js`, next to `dist/bench`). */
+const { AppModule } = (await import(new URL('../../example/app.module.js', import.meta.url).href)) as {
   AppModule: Type;
 };
 
