@@ -177,14 +177,18 @@ describe('README "Quick start", built and run as a user would', () => {
     required(files, 'src/auth.test.ts');
     const tsconfig = JSON.parse(required(files, 'tsconfig.json').code) as { compilerOptions: { outDir?: string } };
     const output = await timed('node --test', () =>
-      run(process.execPath, ['--test', join(tsconfig.compilerOptions.outDir ?? '.', 'auth.test.js')], {
-        cwd: project,
-        timeoutMs: 60_000,
-        env: userEnvironment({
-          MONGODB_URI: uriWithDatabase(mongoUri(), db.name),
-          SESSION_SECRET: 'readme-test-secret',
-        }),
-      }),
+      run(
+        process.execPath,
+        ['--test', '--test-reporter=tap', join(tsconfig.compilerOptions.outDir ?? '.', 'auth.test.js')],
+        {
+          cwd: project,
+          timeoutMs: 60_000,
+          env: userEnvironment({
+            MONGODB_URI: uriWithDatabase(mongoUri(), db.name),
+            SESSION_SECRET: 'readme-test-secret',
+          }),
+        },
+      ),
     );
     expect(output).toMatch(/^# pass 1$/m);
     expect(output).toMatch(/^# fail 0$/m);
