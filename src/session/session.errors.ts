@@ -22,6 +22,23 @@ export class SessionOptionsError extends Error {
 }
 
 /**
+ * A middleware that needs the session (Passport's), or a session middleware of the application's own, is
+ * mounted before the library's session middleware: with `app.use()` in main.ts, which runs before
+ * `app.init()` mounts it. Thrown at start-up (`app.init()`, `listen()`); the message says where it must go.
+ */
+export class SessionMiddlewareOrderError extends Error {
+  override readonly name = 'SessionMiddlewareOrderError';
+
+  constructor(
+    /** The middleware found, e.g. `passport.session()`. */
+    readonly middleware: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
  * A session API was used where there is no session: outside an HTTP request, or on a route the session
  * middleware did not run for.
  */
