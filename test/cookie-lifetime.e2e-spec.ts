@@ -16,6 +16,12 @@ import { CapturingLogger, scenarioOptions } from './scenarios/routes.scenario.js
 
 const DAY = 24 * 60 * 60 * 1000;
 
+/** The session shape of these routes. */
+interface LifetimeSession {
+  userId?: string;
+  visits?: number;
+}
+
 /** How a handler sets the cookie's lifetime by hand. */
 type Assignment = 'maxAge' | 'maxAge-undefined' | 'expires' | 'originalMaxAge' | 'expires-false';
 
@@ -43,7 +49,7 @@ function assign(req: Request, assignment: Assignment): void {
 
 @Controller('cl')
 class CookieLifetimeController {
-  constructor(private readonly sessions: SessionService) {}
+  constructor(private readonly sessions: SessionService<LifetimeSession>) {}
 
   @Post('login')
   @HttpCode(200)

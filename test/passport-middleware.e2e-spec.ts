@@ -32,6 +32,11 @@ interface User {
   name: string;
 }
 
+/** The session shape of a Passport app. */
+interface PassportSession {
+  passport?: { user: string };
+}
+
 declare module 'express-session' {
   interface SessionData {
     passport?: { user: string };
@@ -40,7 +45,7 @@ declare module 'express-session' {
 
 @Controller('pm')
 class PassportMountController {
-  constructor(private readonly sessions: SessionService) {}
+  constructor(private readonly sessions: SessionService<PassportSession>) {}
 
   @Post('login')
   @HttpCode(200)

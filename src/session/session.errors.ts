@@ -103,6 +103,34 @@ export class SessionCookieError extends InternalServerErrorException {
 }
 
 /**
+ * The application set the session cookie's lifetime by hand (`req.session.cookie.maxAge`, `.expires`,
+ * `.originalMaxAge`), as code written for express-session does for "remember me". Logged where it happened
+ * (the stack shows the line), never thrown: the request is answered 500 and nothing it did is stored.
+ */
+export class SessionCookieLifetimeError extends Error {
+  override readonly name = 'SessionCookieLifetimeError';
+
+  constructor(field: string, value: unknown) {
+    super(
+      `req.session.cookie.${field} was set (to ${describeValue(value)}) and refused: the session cookie's ` +
+        "lifetime is the session's, which SessionModule sets from its options, so this request is answered 500 " +
+        'and nothing it changed is stored. For "remember me", log in with SessionService.login(data, { remember: ' +
+        'true }): the rememberMe option sets how long such sessions live (30 days idle by default); other sessions ' +
+        'follow idleTimeout and absoluteTimeout, with a browser-session cookie unless cookie.persistent is true.',
+    );
+  }
+}
+
+/** A value as a log shows it: numbers and dates as written, anything else by its type. */
+function describeValue(value: unknown): string {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'an invalid Date' : value.toISOString();
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) {
+    return String(value);
+  }
+  return `a ${typeof value}`;
+}
+
+/**
  * A request presented its session token ambiguously: the token header or `Authorization` twice, two
  * different tokens, or a `Bearer` value that is not one token. Answers HTTP 400; nothing is loaded.
  */
