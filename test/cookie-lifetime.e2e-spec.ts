@@ -157,3 +157,43 @@ describe('an assignment that keeps the lifetime the session has is no change', (
     },
   );
 });
+
+describe('with cookie.persistent: true, no lifetime is a change too', () => {
+  const persistentDb = new TestDatabase();
+  let persistent: INestApplication;
+
+  beforeAll(async () => {
+    @Module({
+      imports: [SessionModule.forRoot(scenarioOptions(persistentDb, { cookie: { persistent: true } }))],
+      controllers: [CookieLifetimeController],
+    })
+    class PersistentModule {}
+    const moduleRef = await Test.createTestingModule({ imports: [PersistentModule] }).compile();
+    persistent = moduleRef.createNestApplication({ logger: false });
+    await persistent.init();
+  });
+
+  afterAll(async () => {
+    await persistent?.close();
+    await persistentDb.close();
+  });
+
+  it.each<Assignment>(['maxAge-undefined', 'expires-false', 'maxAge'])(
+    '%s: 500, nothing stored',
+    async (assignment) => {
+      const login = await request(persistent.getHttpServer())
+        .post('/cl/login')
+        .send({ userId: `u-p-${assignment}` });
+      expect(setCookieFor(login)).toMatch(/Expires=/);
+      const cookie = cookieFrom(login);
+      const before = (await persistentDb.sessions().findOne({ _id: storedIdOf(cookie) }))!;
+      const response = await request(persistent.getHttpServer())
+        .post('/cl/change')
+        .set('Cookie', cookie)
+        .send({ assignment })
+        .expect(500);
+      expect(setCookieFor(response)).toBeUndefined();
+      expect((await persistentDb.sessions().findOne({ _id: storedIdOf(cookie) }))!).toEqual(before);
+    },
+  );
+});

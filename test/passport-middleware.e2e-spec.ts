@@ -7,12 +7,13 @@ import {
   Module,
   Post,
   Req,
+  Res,
   type INestApplication,
   type MiddlewareConsumer,
   type NestModule,
 } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import express, { type Request, type RequestHandler } from 'express';
+import express, { type Request, type RequestHandler, type Response } from 'express';
 import session from 'express-session';
 import passport from 'passport';
 import { SessionMiddlewareOrderError, SessionModule, SessionService } from 'nestjs-typed-session';
@@ -52,6 +53,16 @@ class PassportMountController {
   async login(@Body() body: { id: string }) {
     await this.sessions.login({ passport: { user: body.id } });
     return { ok: true };
+  }
+
+  /** Passport's own login, with the hand-written "remember me" of an express-session app in its callback. */
+  @Post('passport-login')
+  passportLogin(@Req() req: Request, @Res() res: Response, @Body() body: { id: string; remember?: boolean }) {
+    req.login({ id: body.id, name: `name of ${body.id}` }, (error?: unknown) => {
+      if (error) return void res.status(500).json({ message: String(error) });
+      if (body.remember) req.session.cookie.maxAge = 30 * 24 * 60 * 60 * 1000;
+      res.status(200).json({ ok: true });
+    });
   }
 
   @Get('me')
@@ -178,6 +189,31 @@ describe('middleware mounted in main.ts before the session middleware: start-up 
     const app = await start({ inMain: [authenticate], inConfigure: [newPassport().session()] });
     try {
       expect((await userAfterLogin(app, 'u-own')).user).toEqual({ id: 'u-own', name: 'name of u-own' });
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe("Passport's req.login() setting the cookie's lifetime in its callback", () => {
+  it('is answered 500, stores nothing, and the server goes on serving', async () => {
+    const instance = newPassport();
+    const app = await start({ inConfigure: [instance.initialize(), instance.session()] });
+    try {
+      const byUser = (id: string) => db.sessions().countDocuments({ 'session.passport.user': id });
+      const remembered = await request(app.getHttpServer())
+        .post('/pm/passport-login')
+        .send({ id: 'u-req-login', remember: true })
+        .expect(500);
+      expect(remembered.body).toEqual({ statusCode: 500, message: 'Internal server error' });
+      expect(remembered.headers['set-cookie']).toBeUndefined();
+      expect(await byUser('u-req-login')).toBe(0);
+
+      const plain = await request(app.getHttpServer()).post('/pm/passport-login').send({ id: 'u-req-login' });
+      expect(plain.status).toBe(200);
+      const me = await request(app.getHttpServer()).get('/pm/me').set('Cookie', cookieFrom(plain)).expect(200);
+      expect(me.body).toEqual({ user: { id: 'u-req-login', name: 'name of u-req-login' } });
+      expect(await byUser('u-req-login')).toBe(1);
     } finally {
       await app.close();
     }
