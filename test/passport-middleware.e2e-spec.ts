@@ -59,7 +59,7 @@ class PassportMountController {
   @Post('passport-login')
   passportLogin(@Req() req: Request, @Res() res: Response, @Body() body: { id: string; remember?: boolean }) {
     req.login({ id: body.id, name: `name of ${body.id}` }, (error?: unknown) => {
-      if (error) return void res.status(500).json({ message: String(error) });
+      if (error) return void res.status(500).json({ message: error instanceof Error ? error.message : 'login failed' });
       if (body.remember) req.session.cookie.maxAge = 30 * 24 * 60 * 60 * 1000;
       res.status(200).json({ ok: true });
     });
