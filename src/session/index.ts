@@ -7,6 +7,7 @@ export {
   SessionCookieError,
   SessionDataError,
   SessionEndedError,
+  SessionMiddlewareOrderError,
   SessionNotAvailableError,
   SessionOptionsError,
   SessionStoreError,

@@ -22,6 +22,23 @@ export class SessionOptionsError extends Error {
 }
 
 /**
+ * A middleware that needs the session (Passport's), or a session middleware of the application's own, is
+ * mounted before the library's session middleware: with `app.use()` in main.ts, which runs before
+ * `app.init()` mounts it. Thrown at start-up (`app.init()`, `listen()`); the message says where it must go.
+ */
+export class SessionMiddlewareOrderError extends Error {
+  override readonly name = 'SessionMiddlewareOrderError';
+
+  constructor(
+    /** The middleware found, e.g. `passport.session()`. */
+    readonly middleware: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
  * A session API was used where there is no session: outside an HTTP request, or on a route the session
  * middleware did not run for.
  */
@@ -83,6 +100,34 @@ export class SessionCookieError extends InternalServerErrorException {
     );
     this.name = 'SessionCookieError';
   }
+}
+
+/**
+ * The application set the session cookie's lifetime by hand (`req.session.cookie.maxAge`, `.expires`,
+ * `.originalMaxAge`), as code written for express-session does for "remember me". Logged where it happened
+ * (the stack shows the line), never thrown: the request is answered 500 and nothing it did is stored.
+ */
+export class SessionCookieLifetimeError extends Error {
+  override readonly name = 'SessionCookieLifetimeError';
+
+  constructor(field: string, value: unknown) {
+    super(
+      `req.session.cookie.${field} was set (to ${describeValue(value)}) and refused: the session cookie's ` +
+        "lifetime is the session's, which SessionModule sets from its options, so this request is answered 500 " +
+        'and nothing it changed is stored. For "remember me", log in with SessionService.login(data, { remember: ' +
+        'true }): the rememberMe option sets how long such sessions live (30 days idle by default); other sessions ' +
+        'follow idleTimeout and absoluteTimeout, with a browser-session cookie unless cookie.persistent is true.',
+    );
+  }
+}
+
+/** A value as a log shows it: numbers and dates as written, anything else by its type. */
+function describeValue(value: unknown): string {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'an invalid Date' : value.toISOString();
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) {
+    return String(value);
+  }
+  return `a ${typeof value}`;
 }
 
 /**

@@ -16,6 +16,7 @@ import { LogoutInterceptor, PasswordChangeInterceptor, SessionLockInterceptor } 
 import { RESOLVED_SESSION_OPTIONS, SESSION_COOKIES, SESSION_STORE } from './session.constants.js';
 import { exclusionTest } from './http/route-exclusion.util.js';
 import { createSessionMiddleware } from './http/session.middleware.js';
+import { assertNoSessionUserMountedBefore } from './http/mount-order.util.js';
 import { ConfigurableModuleClass, SESSION_MODULE_OPTIONS } from './session.module-definition.js';
 import { resolveSessionOptions } from './options/session-options.resolver.js';
 import type { ResolvedSessionOptions } from './interfaces/resolved-session-options.interface.js';
@@ -108,11 +109,14 @@ export class SessionModule
    * Mounts the session middleware on the HTTP adapter, as `app.use()` would, before the middleware modules
    * apply with `MiddlewareConsumer`: one function per request, without Nest's route matching (which a
    * `forRoutes('{*path}')` mount with an `exclude` would run on every request). Excluded routes are
-   * compiled once, with the global prefix (`exclusionTest`).
+   * compiled once, with the global prefix (`exclusionTest`). Refuses to start when main.ts mounted Passport's
+   * session middleware, or a session middleware of its own, before it (`assertNoSessionUserMountedBefore`).
    */
   configure(): void {
-    const adapter = this.adapterHost.httpAdapter as { use(handler: RequestHandler): unknown } | undefined;
+    const adapter = this.adapterHost.httpAdapter as
+      { use(handler: RequestHandler): unknown; getInstance(): unknown } | undefined;
     if (!adapter) return; // an application context without HTTP: no requests
+    assertNoSessionUserMountedBefore(adapter.getInstance());
     const excluded = exclusionTest(this.settings.exclude, this.config.getGlobalPrefix());
     adapter.use(createSessionMiddleware(this.settings, this.store, this.rejections, excluded));
   }

@@ -9,6 +9,8 @@ export interface SessionContext {
   res: Response;
   /** Why the session could not be loaded (MongoDB unreachable); the request goes on without one. */
   storeError?: unknown;
+  /** The id of the session loaded from the store for this request, when one was. */
+  loadedId?: string;
   /** The cookie's lifetime is fitted to the session's when the headers are written (`fitCookieLifetime`). */
   fitsLifetime?: boolean;
   /** Set when the request is judged by a header token, not by its cookie (the `idSource` option). */

@@ -1,4 +1,4 @@
-import type { HttpException } from '@nestjs/common';
+import { HttpException, HttpStatus } from '@nestjs/common';
 import type { Response } from 'express';
 import type { Session } from 'express-session';
 import { promisify } from 'node:util';
@@ -8,6 +8,7 @@ import { SessionDataError, SessionEndedError, SessionStoreError } from '../sessi
 import type { ResolvedSessionOptions } from '../interfaces/resolved-session-options.interface.js';
 import type { SessionStore } from '../store/session-store.interface.js';
 import { shadowedMember } from '../core/session-data.util.js';
+import { lifetimeRefusalOf } from './cookie-lifetime.util.js';
 
 /** The response methods that send its first byte: the commit comes before any of them reaches the socket. */
 type SendingMethod = 'writeHead' | 'write' | 'end';
@@ -34,7 +35,10 @@ const ANSWER_HEADERS = [
  * of the response, when the session changed, is held (with every call after it, in order) until the change
  * is stored, then they go through. A failed commit answers instead of the handler: 503 (`SessionStoreError`)
  * when MongoDB failed, 401 with the cookie cleared (`SessionEndedError`) when the session was ended elsewhere
- * meanwhile; the handler's calls are dropped. A request that changed nothing goes straight through.
+ * meanwhile; the handler's calls are dropped. A request that set the cookie's lifetime by hand
+ * (`lifetimeRefusalOf`) is answered 500 as Nest answers an unexpected error, nothing of it stored (a session a
+ * login wrote under a new id is deleted: the client never gets its cookie). A request that changed nothing
+ * goes straight through.
  *
  * Installed on the response after express-session, so that it runs before express-session's own end (whose
  * save then finds nothing left to write).
@@ -102,6 +106,15 @@ export function commitBeforeAnswer(
     release();
   };
 
+  const refuseLifetime = async (session: Session | undefined) => {
+    // A session this request wrote (a login) is not kept: its client never gets the cookie.
+    if (session !== undefined && req.sessionID !== context.loadedId && store.isStored(session)) {
+      const sid = req.sessionID;
+      await promisify((done: (error?: unknown) => void) => store.destroy(sid, done))().catch(() => undefined);
+    }
+    refuse(new HttpException({ statusCode: 500, message: 'Internal server error' }, HttpStatus.INTERNAL_SERVER_ERROR));
+  };
+
   const gate = (method: SendingMethod) =>
     function (this: Response, ...args: unknown[]): unknown {
       switch (state) {
@@ -114,6 +127,12 @@ export function commitBeforeAnswer(
           return method === 'write' ? false : res;
       }
       const session = req.session as Session | undefined;
+      if (!res.headersSent && lifetimeRefusalOf(req) !== undefined) {
+        state = 'committing';
+        held.push({ method, args });
+        refuseLifetime(session).catch((error: unknown) => res.destroy(error as Error));
+        return method === 'write' ? false : res;
+      }
       const shadowed = session && !res.headersSent ? shadowedMember(session) : undefined;
       if (shadowed !== undefined) {
         refuse(

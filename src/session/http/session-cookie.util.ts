@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import type { SessionContext } from '../core/session.context.js';
 import type { ResolvedSessionOptions } from '../interfaces/resolved-session-options.interface.js';
 import type { SessionStore } from '../store/session-store.interface.js';
+import { asLibrary } from './cookie-lifetime.util.js';
 
 /** The `cookie` package's parser, the very copy express-session parses the `Cookie` header with. */
 const { parse: parseCookies } = createRequire(createRequire(import.meta.url).resolve('express-session'))('cookie') as {
@@ -105,8 +106,10 @@ export function fitCookieLifetime(context: SessionContext, store: SessionStore):
     const cookie = req.session?.cookie;
     if (!cookie) return;
     const lifetime = store.cookieLifetime(req.session, Date.now());
-    cookie.originalMaxAge = lifetime;
-    cookie.maxAge = lifetime ?? undefined;
+    asLibrary(() => {
+      cookie.originalMaxAge = lifetime;
+      cookie.maxAge = lifetime ?? undefined;
+    });
   });
 }
 

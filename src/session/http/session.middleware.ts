@@ -19,6 +19,7 @@ import type { SessionRejections } from './cookie-rejection.reporter.js';
 import type { SessionStore } from '../store/session-store.interface.js';
 import { sessionLogger } from '../core/session.logger.js';
 import { commitBeforeAnswer } from './session-commit.util.js';
+import { asLibrary, guardCookieLifetimes } from './cookie-lifetime.util.js';
 
 /**
  * The middleware `SessionModule` mounts on every route: it opens the request context that
@@ -30,7 +31,8 @@ import { commitBeforeAnswer } from './session-commit.util.js';
  * session's (browser-session, or the idle timeout capped by the absolute timeout), it is sent again whenever
  * the server extends the session's expiry (and when it was signed with an older secret), answers that set
  * or clear it, or serve an authenticated request, are `Cache-Control: no-store`, and refused cookies are
- * reported (`rejected` events). A request judged by a header token (`idSource`) is shown to express-session
+ * reported (`rejected` events); a lifetime the application sets on the cookie by hand is refused
+ * (`guardCookieLifetimes`). A request judged by a header token (`idSource`) is shown to express-session
  * with that token as its cookie, and its answer carries the token in a header instead of a cookie.
  */
 export function createSessionMiddleware(
@@ -49,6 +51,7 @@ export function createSessionMiddleware(
     rolling: settings.rolling,
     cookie: expressCookieOptions(settings),
   });
+  guardCookieLifetimes(store);
   const proxyWarning = new OnceLogger();
 
   return (req, res, next) => {
@@ -71,6 +74,7 @@ export function createSessionMiddleware(
       else if (presented?.id !== undefined && store.wasUnknown(presented.id)) {
         rejections.report('unknown-id', sessionHandle(presented.id), req.ip);
       }
+      if (req.session && store.isStored(req.session)) context.loadedId = req.sessionID;
       if (headerToken) noteLoaded(req, headerToken, context.storeError);
       if (settings.cookie.secure === 'auto' && !req.secure && forwardedHttps(req)) proxyWarning.warn();
       if (needsLifetime(req, settings, store)) fitCookieLifetime(context, store);
@@ -123,7 +127,7 @@ function followUp(
     const moved = persistent && store.cookieDue(current, Date.now());
     const deliverable = !current.cookie.secure || req.secure;
     if ((moved || presented.olderSecret) && deliverable) {
-      if (persistent) current.cookie.maxAge = current.cookie.originalMaxAge ?? undefined;
+      if (persistent) asLibrary(() => (current.cookie.maxAge = current.cookie.originalMaxAge ?? undefined));
       setSessionCookie(req, res, settings);
       setsCookie = true;
     }
