@@ -28,7 +28,8 @@ const hashed = (cookie: string) => db.sessions().findOne({ _id: storedIdOf(cooki
 beforeAll(() => {
   db = new TestDatabase();
   legacyClient = new MongoClient(mongoUri());
-  for (const stringify of [true, false]) legacyApps.push({ stringify, server: legacyApp(db, legacyClient, { stringify }) });
+  for (const stringify of [true, false])
+    legacyApps.push({ stringify, server: legacyApp(db, legacyClient, { stringify }) });
 });
 
 afterAll(async () => {

@@ -24,7 +24,9 @@ class LegacyRoutesController {
   @Post('login')
   @HttpCode(200)
   async login(@Req() req: Request, @Body() body: { userId: string }) {
-    await new Promise<void>((resolve, reject) => req.session.regenerate((error) => (error ? reject(error) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      req.session.regenerate((error) => (error ? reject(error) : resolve())),
+    );
     req.session.userId = body.userId;
     return { ok: true };
   }
@@ -54,7 +56,9 @@ class LegacyRoutesController {
   @Post('regenerate')
   @HttpCode(200)
   async regenerate(@Req() req: Request) {
-    await new Promise<void>((resolve, reject) => req.session.regenerate((error) => (error ? reject(error) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      req.session.regenerate((error) => (error ? reject(error) : resolve())),
+    );
     return { ok: true };
   }
 
@@ -206,6 +210,105 @@ describe('code written for express-session, run under SessionModule', () => {
     } finally {
       gates.current?.open();
       gates.current = undefined;
+      await s.close();
+    }
+  });
+});
+
+describe('switching an express-session + connect-mongo app to SessionModule', () => {
+  it('keeps its users logged in, and logout, revocation and the session limit reach their sessions', async () => {
+    // Before the switch: users log in on the old app, each keeping their cookie.
+    const logins: { userId: string; format: 'json' | 'object' }[] = [
+      { userId: 'm-ann', format: 'json' },
+      { userId: 'm-bob', format: 'json' },
+      { userId: 'm-bob', format: 'object' },
+      { userId: 'm-cat', format: 'object' },
+      { userId: 'm-cat', format: 'json' },
+      { userId: 'm-dan', format: 'json' },
+      { userId: 'm-dan', format: 'object' },
+      { userId: 'm-dan', format: 'json' },
+    ];
+    const cookies: string[] = [];
+    for (const { userId, format } of logins) cookies.push(await legacyLogin(legacy[format], userId, undefined, NAME));
+    expect(typeof (await plain(cookies[0]))?.session).toBe('string');
+    expect(typeof (await plain(cookies[3]))?.session).toBe('object');
+    legacyCommands.length = 0;
+    await request(legacy.json).get('/me').set('Cookie', cookies[0]).expect(200, { userId: 'm-ann' });
+    const readsBefore = legacyCommands.filter((command) => command.name === 'find').length;
+    expect(readsBefore).toBe(1);
+
+    // The switch: same database, collection (connect-mongo's default), cookie name and secret.
+    const s = await monitoredApp(db, { name: NAME, maxSessionsPerUser: 2 });
+    try {
+      const first: SentCommand[][] = [];
+      const after: SentCommand[][] = [];
+      for (const [index, cookie] of cookies.entries()) {
+        const answer = await s.guarded(cookie);
+        expect(answer).toMatchObject({ status: 200, body: { userId: logins[index].userId } });
+        first.push(answer.commands);
+        expect(await plain(cookie)).toBeNull();
+        expect((await hashed(cookie))?.session.userId).toBe(logins[index].userId);
+        const again = await s.guarded(cookie);
+        expect(again.status).toBe(200);
+        after.push(again.commands);
+      }
+      // The first request reads twice (the hashed key misses, then both keys), moves the document (insert,
+      // delete of the plain one); from then on a request is one read by the hashed key.
+      for (const commands of first)
+        expect(commands.map((command) => command.name)).toEqual(['find', 'find', 'insert', 'delete']);
+      for (const [index, commands] of after.entries())
+        expect(commands).toEqual([{ name: 'find', filter: { _id: storedIdOf(cookies[index]) } }]);
+      expect(await db.sessions().countDocuments({ _id: { $in: cookies.map(sessionIdOf) } })).toBe(0);
+      const users = { 'session.userId': { $in: logins.map((login) => login.userId) } };
+      expect(await db.sessions().countDocuments(users)).toBe(cookies.length);
+      const readsFirst = first[0].filter((command) => command.name === 'find').length;
+      const readsAfter = after[0].filter((command) => command.name === 'find').length;
+      expect([readsFirst, readsAfter]).toEqual([2, 1]);
+      process.stdout.write(
+        `[migration] ${cookies.length} sessions of 4 users carried over; reads per request: ${readsBefore} before ` +
+          `the switch, ${readsFirst} on the first request after it (then its move), ${readsAfter} once moved\n`,
+      );
+
+      // Logout (LogoutInterceptor) of a carried-over session.
+      await s.http().post('/s/logout').set('Cookie', cookies[0]).expect(200);
+      expect(await hashed(cookies[0])).toBeNull();
+      expect((await s.guarded(cookies[0])).status).toBe(401);
+
+      // Revocation: bob lists his two sessions and revokes the other one.
+      const listed = await s.http().get('/s/sessions').set('Cookie', cookies[1]).expect(200);
+      const entries = listed.body as { handle: string; current: boolean }[];
+      expect(entries.map((entry) => entry.current).sort()).toEqual([false, true]);
+      const other = entries.find((entry) => !entry.current)!;
+      expect(other.handle).toBe((await hashed(cookies[2]))?.handle);
+      await s.http().delete(`/s/sessions/${other.handle}`).set('Cookie', cookies[1]).expect(200, { revoked: true });
+      expect(await hashed(cookies[2])).toBeNull();
+      expect((await s.guarded(cookies[2])).status).toBe(401);
+      expect((await s.guarded(cookies[1])).status).toBe(200);
+
+      // Logout everywhere: both of cat's sessions end.
+      await s.http().post('/s/logout-everywhere').set('Cookie', cookies[3]).expect(200, { ended: 2 });
+      expect(await db.byUser('m-cat')).toEqual([]);
+      expect((await s.guarded(cookies[4])).status).toBe(401);
+
+      // The session limit (2): dan's new login ends his two oldest carried-over sessions.
+      const fresh = cookieFrom(await s.http().post('/s/login').send({ userId: 'm-dan' }).expect(200), NAME);
+      expect((await s.guarded(cookies[5])).status).toBe(401);
+      expect((await s.guarded(cookies[6])).status).toBe(401);
+      expect((await s.guarded(cookies[7])).status).toBe(200);
+      expect((await s.guarded(fresh)).status).toBe(200);
+      expect((await db.byUser('m-dan')).map((document) => document._id).sort()).toEqual(
+        [storedIdOf(cookies[7]), storedIdOf(fresh)].sort(),
+      );
+      expect(s.events.filter((event) => event.type === 'revoked' && event.reason === 'session-limit').length).toBe(2);
+      expect(s.events.filter((event) => event.type === 'invalid')).toEqual([]);
+      // No document of connect-mongo's is left, and none of the ended sessions.
+      expect(await db.sessions().countDocuments({ handle: { $exists: false } })).toBe(0);
+      expect((await db.sessions().find(users).toArray()).map((document) => document.session.userId).sort()).toEqual([
+        'm-bob',
+        'm-dan',
+        'm-dan',
+      ]);
+    } finally {
       await s.close();
     }
   });
