@@ -68,7 +68,8 @@ export class SessionWriter {
       // An explicit save() followed by the commit at the end of the request writes once.
       const changes = changesSince(record.fields ?? new Map<string, string>(), fields);
       if (!changes) return;
-      if (`session.${userIdRootKey(this.settings.userIdField)}` in changes.set) this.assertGrantedUserId(session, record);
+      if (`session.${userIdRootKey(this.settings.userIdField)}` in changes.set)
+        this.assertGrantedUserId(session, record);
       const update: { $set: Record<string, unknown>; $unset?: Record<string, ''> } = {
         $set: { ...changes.set, expires, lastSeenAt: now },
       };
