@@ -11,6 +11,7 @@ export {
   SessionOptionsError,
   SessionStoreError,
   SessionTokenError,
+  SessionUserIdError,
   SocketSessionRotationError,
 } from './session.errors.js';
 export {
