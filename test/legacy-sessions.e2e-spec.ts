@@ -1,89 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { INestApplication } from '@nestjs/common';
-import { MongoStore } from 'connect-mongo';
-import express from 'express';
-import session from 'express-session';
 import type { Server } from 'node:http';
-import { MongoClient, type CommandStartedEvent } from 'mongodb';
-import { SessionModule, type SessionEvent, type SessionModuleOptions } from 'nestjs-typed-session';
-import request from 'supertest';
+import { MongoClient } from 'mongodb';
+import type { SessionModuleOptions } from 'nestjs-typed-session';
 import { cookieFrom, sessionIdOf, signedCookie, storedIdOf } from './support/cookies.js';
 import { mongoUri, TestDatabase } from './support/database.js';
-import { scenarioOptions, startScenarioApp } from './scenarios/routes.scenario.js';
+import { LEGACY_SECRET as SECRET, legacyApp, legacyLogin as loginOn, monitoredApp } from './support/legacy-app.js';
 
-const SECRET = 'scenario-test-secret';
 const DAY = 24 * 60 * 60 * 1000;
 
 let db: TestDatabase;
 let legacyClient: MongoClient;
 const legacyApps: { stringify: boolean; server: Server }[] = [];
 
-/** The app before the switch: plain express-session + connect-mongo on the same collection. */
-function legacyApp(stringify: boolean): Server {
-  const app = express();
-  app.use(express.json());
-  app.use(
-    session({
-      name: 'sid',
-      secret: SECRET,
-      resave: false,
-      saveUninitialized: false,
-      cookie: { maxAge: 7 * DAY },
-      store: MongoStore.create({
-        client: legacyClient,
-        dbName: db.name,
-        collectionName: 'sessions',
-        stringify,
-        autoRemove: 'disabled',
-      }),
-    }),
-  );
-  app.post('/login', (req, res) => {
-    const { userId, role } = req.body as { userId: string; role?: string };
-    Object.assign(req.session, { userId, username: userId, role: role ?? 'member' });
-    res.json({ ok: true });
-  });
-  return app.listen(0);
-}
-
-/** Logs `userId` in on the old app and returns its cookie. */
-async function legacyLogin(userId: string, stringify = true, role?: string): Promise<string> {
-  const server = legacyApps.find((entry) => entry.stringify === stringify)!.server;
-  const response = await request(server).post('/login').send({ userId, role });
-  expect(response.status).toBe(200);
-  return cookieFrom(response);
+/** Logs `userId` in on the old app (connect-mongo with this `stringify`) and returns its cookie. */
+function legacyLogin(userId: string, stringify = true, role?: string): Promise<string> {
+  return loginOn(legacyApps.find((entry) => entry.stringify === stringify)!.server, userId, role);
 }
 
 /** The new app on the same collection, its events, and the commands its client sends. */
-async function newApp(overrides: Partial<SessionModuleOptions> = {}) {
-  const client = new MongoClient(mongoUri(), { monitorCommands: true });
-  const events: SessionEvent[] = [];
-  const commands: { name: string; filter?: unknown }[] = [];
-  client.on('commandStarted', (event: CommandStartedEvent) => {
-    if (event.databaseName === db.name && ['find', 'insert', 'delete', 'update'].includes(event.commandName))
-      commands.push({ name: event.commandName, filter: event.command.filter ?? event.command.deletes?.[0]?.q });
-  });
-  const app: INestApplication = await startScenarioApp(
-    SessionModule.forRoot(
-      scenarioOptions(db, { uri: undefined, client, onEvent: (event) => events.push(event), ...overrides }),
-    ),
-  );
-  const http = () => request(app.getHttpServer());
-  return {
-    http,
-    events,
-    commands,
-    /** The commands of one guarded request. */
-    async guarded(cookie: string) {
-      commands.length = 0;
-      const response = await http().get('/s/guarded').set('Cookie', cookie);
-      return { status: response.status, body: response.body as unknown, commands: [...commands] };
-    },
-    async close() {
-      await app.close();
-      await client.close();
-    },
-  };
+function newApp(overrides: Partial<SessionModuleOptions> = {}) {
+  return monitoredApp(db, overrides);
 }
 
 const plain = (cookie: string) => db.sessions().findOne({ _id: sessionIdOf(cookie) });
@@ -92,7 +28,8 @@ const hashed = (cookie: string) => db.sessions().findOne({ _id: storedIdOf(cooki
 beforeAll(() => {
   db = new TestDatabase();
   legacyClient = new MongoClient(mongoUri());
-  for (const stringify of [true, false]) legacyApps.push({ stringify, server: legacyApp(stringify) });
+  for (const stringify of [true, false])
+    legacyApps.push({ stringify, server: legacyApp(db, legacyClient, { stringify }) });
 });
 
 afterAll(async () => {

@@ -12,6 +12,7 @@ export {
   SessionOptionsError,
   SessionStoreError,
   SessionTokenError,
+  SessionUserIdError,
   SocketSessionRotationError,
 } from './session.errors.js';
 export {

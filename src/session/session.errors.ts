@@ -76,6 +76,23 @@ export class SessionDataError extends BadRequestException {
 }
 
 /**
+ * A write would give a session a user id that `login()` did not give it: put on `req.session` directly (after
+ * `req.session.regenerate()`, Passport's `req.login()`, or on a session that had none or another one). Such
+ * a login would skip what `login()` guarantees (a new id, `maxSessionsPerUser`, the login time and device),
+ * so nothing is written. Answers HTTP 500: it is a programming error, and the message names the fix.
+ */
+export class SessionUserIdError extends InternalServerErrorException {
+  constructor(userIdField: string) {
+    super(
+      `The user id (userIdField "${userIdField}") was put on req.session directly; nothing was stored. Log users ` +
+        'in with SessionService.login(), which gives the session a new id, applies maxSessionsPerUser and records ' +
+        'the device (with Passport, login({ passport: { user: id } }) rather than req.login()).',
+    );
+    this.name = 'SessionUserIdError';
+  }
+}
+
+/**
  * `SessionService.save()` found the session's document gone: it was ended elsewhere (logout, revocation,
  * expiry) while this request ran, and is not re-created. Answers HTTP 401.
  */

@@ -15,6 +15,7 @@ import {
   type DynamicModule,
   type INestApplication,
   type LoggerService,
+  type Type,
 } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Request } from 'express';
@@ -318,15 +319,16 @@ export function scenarioOptions(db: TestDatabase, overrides: Partial<SessionModu
 }
 
 /**
- * A Nest app with `SessionModule` as given and the scenario routes; logs go to `logger` when given.
- * `trustProxy` lets tests act as HTTPS clients behind a proxy (`X-Forwarded-Proto`, `X-Forwarded-For`).
+ * A Nest app with `SessionModule` as given and the scenario routes (and `controllers` beside them); logs go
+ * to `logger` when given. `trustProxy` lets tests act as HTTPS clients behind a proxy (`X-Forwarded-Proto`,
+ * `X-Forwarded-For`).
  */
 export async function startScenarioApp(
   sessionModule: DynamicModule,
   logger?: LoggerService,
-  options: { trustProxy?: boolean; globalPrefix?: string } = {},
+  options: { trustProxy?: boolean; globalPrefix?: string; controllers?: Type[] } = {},
 ): Promise<INestApplication> {
-  @Module({ imports: [sessionModule], controllers: [ScenarioController] })
+  @Module({ imports: [sessionModule], controllers: [ScenarioController, ...(options.controllers ?? [])] })
   class ScenarioModule {}
 
   const moduleRef = await Test.createTestingModule({ imports: [ScenarioModule] }).compile();

@@ -4,7 +4,7 @@ import type { Session } from 'express-session';
 import { promisify } from 'node:util';
 import { clearSessionCookie } from './session-cookie.util.js';
 import type { SessionContext } from '../core/session.context.js';
-import { SessionDataError, SessionEndedError, SessionStoreError } from '../session.errors.js';
+import { SessionDataError, SessionEndedError, SessionStoreError, SessionUserIdError } from '../session.errors.js';
 import type { ResolvedSessionOptions } from '../interfaces/resolved-session-options.interface.js';
 import type { SessionStore } from '../store/session-store.interface.js';
 import { shadowedMember } from '../core/session-data.util.js';
@@ -97,8 +97,9 @@ export function commitBeforeAnswer(
     try {
       await promisify((done: (error?: unknown) => void) => session.save(done))();
     } catch (error) {
-      // Data the store refuses (put on req.session directly, past SessionService's checks) is the client's 400.
-      if (error instanceof SessionDataError) return refuse(error);
+      // Data the store refuses (put on req.session directly, past SessionService's checks) is the client's 400;
+      // a user id put there is the application's error (500), whose message names the fix.
+      if (error instanceof SessionDataError || error instanceof SessionUserIdError) return refuse(error);
       return refuse(new SessionStoreError('save the session', error));
     }
     if (store.wasRotatedAway(session)) return refuse(new SessionEndedError(ROTATED_AWAY), true);

@@ -59,6 +59,9 @@ export type RotationOutcome = 'rotated' | 'ended';
  *   deletion running meanwhile cannot miss the session; and it loses no write answered meanwhile: what
  *   other requests stored on the old document before its delete is carried to the new one (kept keys);
  *   writes that come later either follow the session to its new document or are refused (401);
+ * - **store only the user id of a login**: a write never gives a session a user id other than the one it was
+ *   stored with or `setMeta` opened its login with (one put on `req.session` directly fails the write with
+ *   `SessionUserIdError`, nothing written); a rotation carries the old session's stored user id only;
  * - **serialize per user**: `withUserLock` runs one section at a time per user, across processes; logins
  *   under the session limit, rotations that keep data and per-user deletions run under it;
  * - **bound every call** by `storeTimeoutMs`, and fail with an error (never hang, never answer "no
@@ -88,7 +91,10 @@ export interface SessionStore extends Store {
 
   /** The times and device of a live session (fresh ones for a session not stored yet). */
   metaOf(session: object): SessionMeta;
-  /** Sets what the next write of `session` records beside its data (login time, device); its handle stays. */
+  /**
+   * Opens a login: sets what the next write of `session` records beside its data (login time, device; its
+   * handle stays), and lets that write store the user id `session` holds now.
+   */
   setMeta(session: object, meta: Omit<SessionMeta, 'handle'>): void;
   /** The public handle of a live session (stable across its rotations). */
   handleOf(session: object): string;

@@ -3,6 +3,7 @@ import type { Request } from 'express';
 import type { Session, SessionData } from 'express-session';
 import type { MongoClient } from 'mongodb';
 import type { SessionEvents } from '../../core/session.events.js';
+import { userIdOf } from '../../core/session-data.util.js';
 import { storageKey } from '../../core/session-id.util.js';
 import { sessionLogger } from '../../core/session.logger.js';
 import { cookieAttributesInForce } from '../../http/cookie-attributes.util.js';
@@ -206,6 +207,7 @@ export class MongoSessionStore extends MongoStore implements SessionStore {
   setMeta(session: object, meta: Omit<SessionMeta, 'handle'>): void {
     const record = recordOf(session);
     record.meta = { ...meta, handle: record.meta.handle };
+    record.grantedUserId = userIdOf(session, this.settings); // a login: its write may carry this user id
   }
 
   /**

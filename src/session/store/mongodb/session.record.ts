@@ -1,4 +1,4 @@
-import { applicationData, copyCsrfToken } from '../../core/session-data.util.js';
+import { applicationData, copyCsrfToken, userIdOf, userIdRootKey } from '../../core/session-data.util.js';
 import type { SessionMeta } from '../session-store.interface.js';
 import { changesSince, type FieldSnapshot } from './session-changes.util.js';
 import { freshMeta } from './session.document.js';
@@ -20,6 +20,11 @@ export interface SessionRecord {
   seenAtLoad?: Date;
   /** Its times and device. */
   meta: SessionMeta;
+  /**
+   * The user id a session not stored yet may be written with: the one `login()` gave it (`setMeta`), or the
+   * one the session a rotation carries over was stored with. A stored session's is the one in `fields`.
+   */
+  grantedUserId?: string | number;
 }
 
 /**
@@ -69,4 +74,15 @@ export function hasChanges(session: object): boolean {
   // A new session is written once it holds data; a CSRF token alone (an anonymous form) is none.
   if (!record.persisted) return Object.keys(applicationData(session)).length > 0;
   return changesSince(record.fields ?? new Map<string, string>(), fieldsOf(session)) !== undefined;
+}
+
+/**
+ * The one user id a write may store for `session`: the one it was stored with (loaded, or written by this
+ * request), or, before its first write, the one `login()` or a rotation gave it (`grantedUserId`).
+ */
+export function grantedUserId(record: SessionRecord, userIdField: string): string | number | undefined {
+  if (!record.persisted) return record.grantedUserId;
+  const root = userIdRootKey(userIdField);
+  const stored = record.fields?.get(root);
+  return stored === undefined ? undefined : userIdOf({ [root]: JSON.parse(stored) as unknown }, { userIdField });
 }

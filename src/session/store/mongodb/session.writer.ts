@@ -1,14 +1,15 @@
 import type { Request } from 'express';
 import type { Session, SessionData } from 'express-session';
 import type { Collection } from 'mongodb';
-import { assertStorableSession } from '../../core/session-data.util.js';
+import { assertStorableSession, userIdOf, userIdRootKey } from '../../core/session-data.util.js';
 import { storageKey } from '../../core/session-id.util.js';
 import type { ResolvedSessionOptions } from '../../interfaces/resolved-session-options.interface.js';
 import type { RotationOutcome, SessionDocument } from '../session-store.interface.js';
 import { applicationData } from '../../core/session-data.util.js';
 import { changesSince, concurrentChanges, snapshotOf, type FieldSnapshot } from './session-changes.util.js';
 import type { SessionExpiry } from './session-expiry.util.js';
-import { attachRecord, fieldsOf, recordOf } from './session.record.js';
+import { attachRecord, fieldsOf, grantedUserId, recordOf, type SessionRecord } from './session.record.js';
+import { SessionUserIdError } from '../../session.errors.js';
 import type { StoreCalls } from './store-calls.util.js';
 import { WriteQueue } from './write.queue.js';
 
@@ -44,6 +45,9 @@ export class SessionWriter {
    * Inserts a session created in this request. One that already had a document is updated, never upserted,
    * and only in the top-level fields this request changed (`$set`/`$unset` of `session.<key>`): concurrent
    * requests of one session that change different keys all keep their changes.
+   *
+   * @throws SessionUserIdError when the session holds a user id other than the one it was stored or logged
+   * in with (put on `req.session` directly); nothing is written.
    */
   async write(key: string, session: SessionData & Session): Promise<void> {
     assertStorableSession(session, this.settings.maxSessionBytes); // data put on req.session directly, too
@@ -53,6 +57,7 @@ export class SessionWriter {
     const fields = fieldsOf(session);
     const expires = this.expiry.next(meta, now.getTime());
     if (!record.persisted) {
+      this.assertGrantedUserId(session, record);
       const recorded = Object.fromEntries(Object.entries(meta).filter(([, value]) => value !== undefined));
       const snapshot = snapshotOf(fields);
       const stored = Object.fromEntries([...snapshot.keys()].map((name) => [name, fields[name]]));
@@ -63,6 +68,8 @@ export class SessionWriter {
       // An explicit save() followed by the commit at the end of the request writes once.
       const changes = changesSince(record.fields ?? new Map<string, string>(), fields);
       if (!changes) return;
+      if (`session.${userIdRootKey(this.settings.userIdField)}` in changes.set)
+        this.assertGrantedUserId(session, record);
       const update: { $set: Record<string, unknown>; $unset?: Record<string, ''> } = {
         $set: { ...changes.set, expires, lastSeenAt: now },
       };
@@ -134,7 +141,9 @@ export class SessionWriter {
     Object.assign(fresh, kept);
     // The handle, login time and device carry over: the session is the same one (revocable by the handle the
     // user was shown), and the absolute timeout is not reset by a rotation.
-    attachRecord(fresh, { persisted: false, ended: false, meta: { ...oldRecord.meta } });
+    // Only the user id the old session was stored or logged in with: not one put on req.session meanwhile.
+    const userId = grantedUserId(oldRecord, this.settings.userIdField);
+    attachRecord(fresh, { persisted: false, ended: false, meta: { ...oldRecord.meta }, grantedUserId: userId });
     const freshKey = storageKey(fresh.id);
     await this.calls.call(() => this.write(freshKey, fresh), freshKey);
     if (!oldRecord.persisted) return 'rotated';
@@ -157,6 +166,17 @@ export class SessionWriter {
     oldRecord.ended = true;
     await this.calls.call(() => this.documents.deleteMany({ _id: { $in: [freshKey, oldKey] } }), freshKey);
     return 'ended';
+  }
+
+  /**
+   * Refuses a user id that `login()` did not give the session: a login made on `req.session` would skip the
+   * new id, the session limit and the login's time and device. Removing the user id (a logout) is allowed.
+   */
+  private assertGrantedUserId(session: object, record: SessionRecord): void {
+    const userId = userIdOf(session, this.settings);
+    if (userId !== undefined && userId !== grantedUserId(record, this.settings.userIdField)) {
+      throw new SessionUserIdError(this.settings.userIdField);
+    }
   }
 
   /**
