@@ -195,24 +195,26 @@ describe('middleware mounted in main.ts before the session middleware: start-up 
   });
 });
 
-describe("Passport's req.login() setting the cookie's lifetime in its callback", () => {
-  it('is answered 500, stores nothing, and the server goes on serving', async () => {
+describe("Passport's req.login(): a login the cap and the device record would miss", () => {
+  it('is answered 500 naming SessionService.login(), with or without a lifetime set by hand; nothing stored', async () => {
     const instance = newPassport();
     const app = await start({ inConfigure: [instance.initialize(), instance.session()] });
     try {
       const byUser = (id: string) => db.sessions().countDocuments({ 'session.passport.user': id });
-      const remembered = await request(app.getHttpServer())
-        .post('/pm/passport-login')
-        .send({ id: 'u-req-login', remember: true })
-        .expect(500);
-      expect(remembered.body).toEqual({ statusCode: 500, message: 'Internal server error' });
-      expect(remembered.headers['set-cookie']).toBeUndefined();
-      expect(await byUser('u-req-login')).toBe(0);
-
-      const plain = await request(app.getHttpServer()).post('/pm/passport-login').send({ id: 'u-req-login' });
-      expect(plain.status).toBe(200);
-      const me = await request(app.getHttpServer()).get('/pm/me').set('Cookie', cookieFrom(plain)).expect(200);
-      expect(me.body).toEqual({ user: { id: 'u-req-login', name: 'name of u-req-login' } });
+      for (const remember of [true, false]) {
+        const refused = await request(app.getHttpServer())
+          .post('/pm/passport-login')
+          .send({ id: 'u-req-login', remember })
+          .expect(500);
+        expect((refused.body as { message: string }).message).toContain('SessionService.login()');
+        expect(refused.headers['set-cookie']).toBeUndefined();
+        expect(await byUser('u-req-login')).toBe(0);
+      }
+      // The server goes on serving: the same user logs in through SessionService.login().
+      expect(await userAfterLogin(app, 'u-req-login')).toEqual({
+        user: { id: 'u-req-login', name: 'name of u-req-login' },
+        stored: { user: 'u-req-login' },
+      });
       expect(await byUser('u-req-login')).toBe(1);
     } finally {
       await app.close();
