@@ -30,7 +30,8 @@ async function appWith(overrides: Partial<SessionModuleOptions> = {}) {
         touchAfter: 0,
         schema: (data) => {
           const role = (data as { role?: unknown }).role;
-          if (role !== undefined && role !== 'admin' && role !== 'member') throw new Error('role is not admin or member');
+          if (role !== undefined && role !== 'admin' && role !== 'member')
+            throw new Error('role is not admin or member');
           return data as object;
         },
         ...overrides,
@@ -40,7 +41,7 @@ async function appWith(overrides: Partial<SessionModuleOptions> = {}) {
   running.push(app);
   const store = app.get<symbol, Store>(SESSION_STORE);
   const http = () => request(app.getHttpServer());
-  const call = <T>(run: (done: (error: unknown, result?: T) => void) => void) =>
+  const call = <T>(run: (done: (error?: Error | null, result?: T) => void) => void) =>
     new Promise<T>((resolve, reject) => run((error, result) => (error ? reject(error) : resolve(result as T))));
   return {
     store,
@@ -50,11 +51,11 @@ async function appWith(overrides: Partial<SessionModuleOptions> = {}) {
     },
     get: (sid: string) => call<Plain | null>((done) => store.get(sid, done as never)),
     set: (sid: string, session: object) => call<void>((done) => store.set(sid, session as SessionData, done)),
-    touch: (sid: string, session: object) => call<void>((done) => store.touch(sid, session as SessionData, done)),
+    touch: (sid: string, session: object) => call<void>((done) => store.touch!(sid, session as SessionData, done)),
     destroy: (sid: string) => call<void>((done) => store.destroy(sid, done)),
     all: () => call<Plain[]>((done) => store.all!(done as never)),
     length: () => call<number>((done) => store.length!(done)),
-    clear: () => call<void>((done) => store.clear!(done)),
+    clear: () => call<void>((done) => store.clear!((error) => done(error))),
   };
 }
 
@@ -196,7 +197,7 @@ describe('the store reached directly', () => {
     expect(after.lastSeenAt).toEqual(before.lastSeenAt);
   });
 
-  it('touch slides the expiry of a live session; of an unknown or ended one it is refused, nothing created', async () => {
+  it('touch slides the expiry of a live session; of an unknown or ended one is refused, nothing created', async () => {
     const cookie = await app.login('u-touch');
     const sid = sessionIdOf(cookie);
     // Last seen a minute ago: the touch must move it to now.
