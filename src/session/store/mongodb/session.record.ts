@@ -81,7 +81,14 @@ const COOKIE_FIELDS = [
 export function cookieFields(cookie: unknown): Record<string, unknown> | undefined {
   if (typeof cookie !== 'object' || cookie === null) return undefined;
   const { toJSON } = cookie as { toJSON?: unknown };
-  if (typeof toJSON === 'function') return (toJSON as () => Record<string, unknown>).call(cookie);
+  if (typeof toJSON === 'function') {
+    const fields = (toJSON as () => Record<string, unknown>).call(cookie);
+    // An invalid maxAge or expires is stored as JSON stores it, null: some servers drop the connection on NaN.
+    if (typeof fields.originalMaxAge === 'number' && !Number.isFinite(fields.originalMaxAge))
+      fields.originalMaxAge = null;
+    if (fields.expires instanceof Date && Number.isNaN(fields.expires.getTime())) fields.expires = null;
+    return fields;
+  }
   const fields: Record<string, unknown> = {};
   for (const name of COOKIE_FIELDS) {
     let value = (cookie as Record<string, unknown>)[name];
