@@ -143,19 +143,21 @@ export class StoreCalls {
  */
 export function answer<T>(outcome: Promise<T>, done: (error: unknown, result?: T) => void): void {
   outcome.then(
-    (result) => deliver(() => done(null, result)),
-    (error: unknown) => deliver(() => done(error)),
+    (result) => deliver(done, null, result),
+    (error: unknown) => deliver(done, error),
   );
 }
 
-function deliver(call: () => void): void {
+function deliver<T>(done: (error: unknown, result?: T) => void, error: unknown, result?: T): void {
   try {
-    call();
-  } catch (error) {
-    process.nextTick(() => {
-      throw error;
-    });
+    done(error, result);
+  } catch (thrown) {
+    process.nextTick(rethrow, thrown);
   }
+}
+
+function rethrow(error: unknown): never {
+  throw error;
 }
 
 /** `operation()`, with a synchronous throw turned into a rejection. */
