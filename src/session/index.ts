@@ -25,6 +25,7 @@ export { CsrfGuard } from './guards/csrf.guard.js';
 export { AuthGuard } from './guards/auth.guard.js';
 export { RecentAuthGuard } from './guards/recent-auth.guard.js';
 export { SessionModule } from './session.module.js';
+export { SESSION_STORE } from './session.constants.js';
 export type { ExcludedRoute } from './interfaces/session-options.interface.js';
 export type { SessionModuleExtras } from './session.module-definition.js';
 export type {

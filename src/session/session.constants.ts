@@ -24,7 +24,14 @@ export const SessionLockMetadata = Reflector.createDecorator<SessionLockOptions>
   key: 'nestjs-typed-session:session-lock',
 });
 
-/** Token of the storage contract (`SessionStore`) the library's providers use. */
+/**
+ * Token of the session store: the storage contract (`SessionStore`) the library's providers use, and the one
+ * public way to the store for code that calls it directly as an express-session `Store` (see the README,
+ * "Using the store directly").
+ *
+ * @example
+ * const store = app.get<symbol, Store>(SESSION_STORE); // Store from express-session
+ */
 export const SESSION_STORE = Symbol('nestjs-typed-session:store');
 
 /** Token of the `SessionCookies` binding `SessionService` clears and fits the session cookie through. */

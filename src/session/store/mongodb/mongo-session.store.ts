@@ -5,7 +5,6 @@ import type { MongoClient } from 'mongodb';
 import type { SessionEvents } from '../../core/session.events.js';
 import { userIdOf } from '../../core/session-data.util.js';
 import { storageKey } from '../../core/session-id.util.js';
-import { sessionLogger } from '../../core/session.logger.js';
 import { cookieAttributesInForce } from '../../http/cookie-attributes.util.js';
 import type { ResolvedSessionOptions } from '../../interfaces/resolved-session-options.interface.js';
 import type { RotationOutcome, SessionDocument, SessionMeta, SessionStore } from '../session-store.interface.js';
@@ -15,7 +14,8 @@ import { SessionExpiry } from './session-expiry.util.js';
 import { SessionReader } from './session.reader.js';
 import { attachRecord, hasChanges, recordIn, recordOf } from './session.record.js';
 import { SessionWriter } from './session.writer.js';
-import { StoreCalls } from './store-calls.util.js';
+import { answer, StoreCalls } from './store-calls.util.js';
+import { DirectSessionWriter, isRequestSession } from './direct-session.writer.js';
 import { UserLock } from './user.lock.js';
 
 type Callback<T = void> = (error: unknown, result?: T) => void;
@@ -24,25 +24,24 @@ type Callback<T = void> = (error: unknown, result?: T) => void;
 const MAX_PENDING_UNKNOWN = 1000;
 
 /**
- * The MongoDB `SessionStore`: connect-mongo's express-session store, with the guarantees of the storage
- * contract that it lacks. Reads go through `SessionReader`, writes (update only while live, rotation new
- * before old) through `SessionWriter`, every call through `StoreCalls` (bounded, an outage logged once).
- *
- * It extends connect-mongo's `MongoStore` for what it does not override (`all`, `length`, `clear`), given
- * only the options those read. Per-user queries, indexes and cleanup live in `SessionCollection` (`sessions`),
- * the per-user lock in `UserLock`. Sessions are stored as documents (`stringify: false`), under the hash of
- * their id, so that the user id is queryable through an index and the collection holds no usable id.
+ * The MongoDB `SessionStore`: connect-mongo's express-session store (given only the options it reads at
+ * construction), with the guarantees of the storage contract that it lacks. Reads go through `SessionReader`,
+ * writes (update only while live, rotation new before old) through `SessionWriter`, those of direct callers
+ * through `DirectSessionWriter`, every call through `StoreCalls` (bounded, an outage logged once); queries
+ * beyond one session, indexes and cleanup are `SessionCollection`'s, the per-user lock `UserLock`'s. Sessions
+ * are documents (`stringify: false`) under the hash of their id: the user id is queryable through an index
+ * and the collection holds no usable id.
  */
 export class MongoSessionStore extends MongoStore implements SessionStore {
   /** The sessions collection: per-user queries, indexes, cleanup. */
   readonly sessions: SessionCollection;
   /** The expiry rules in force. */
   readonly expiry: SessionExpiry;
-  private readonly logger = sessionLogger;
   private readonly calls: StoreCalls;
   private readonly userLock: UserLock;
   private readonly reader: SessionReader;
   private readonly writer: SessionWriter;
+  private readonly direct: DirectSessionWriter;
   /** Session ids whose lookup found no document, until the middleware takes them (`wasUnknown`). */
   private readonly unknown = new Set<string>();
 
@@ -50,7 +49,7 @@ export class MongoSessionStore extends MongoStore implements SessionStore {
     private readonly settings: ResolvedSessionOptions,
     private readonly client: MongoClient,
     private readonly ownsClient: boolean,
-    private readonly events: SessionEvents,
+    events: SessionEvents,
   ) {
     // Only what connect-mongo's own methods read; its TTL index is not wanted (a server without TTL indexes
     // would fail every call), the cleanup is `SessionCollection`'s.
@@ -74,6 +73,7 @@ export class MongoSessionStore extends MongoStore implements SessionStore {
     this.calls = new StoreCalls(client, documents, settings.storeTimeoutMs, ownsClient);
     this.reader = new SessionReader(reads, documents, settings, this.expiry, events);
     this.writer = new SessionWriter(documents, settings, this.expiry, this.calls);
+    this.direct = new DirectSessionWriter(this.reader, this.writer, this.calls, settings);
     this.sessions = new SessionCollection(documents, settings, this.expiry, this.calls, events);
     this.userLock = new UserLock(
       db.collection(`${settings.collectionName}_locks`, durability),
@@ -81,11 +81,6 @@ export class MongoSessionStore extends MongoStore implements SessionStore {
       5 * settings.storeTimeoutMs,
       settings.storeTimeoutMs,
     );
-  }
-
-  /** The sessions collection itself. */
-  private get documents() {
-    return this.sessions.documents;
   }
 
   /** Creates the indexes and starts the cleanup (see `SessionCollection.init`). */
@@ -113,18 +108,17 @@ export class MongoSessionStore extends MongoStore implements SessionStore {
     return this.unknown.delete(sid);
   }
 
-  /**
-   * How long the cookie of `session` should live from `now`, in milliseconds: the idle timeout of its kind,
-   * capped by its absolute deadline; `null` for a browser-session cookie (not persistent, not remembered).
-   */
+  /** How long the cookie of `session` lives from `now` (ms): its idle timeout, capped; `null` for a browser session. */
   cookieLifetime(session: object, now: number): number | null {
     const { meta } = recordOf(session);
     if (!this.settings.cookie.persistent && meta.remember !== true) return null;
     return Math.max(0, this.expiry.next(meta, now).getTime() - now);
   }
 
+  /** Saves a request's session (`SessionWriter.write`), or an object a direct caller gives (`DirectSessionWriter`). */
   override set(sid: string, session: SessionData, callback: Callback = () => undefined): void {
     const key = storageKey(sid);
+    if (!isRequestSession(session)) return answer(this.direct.set(key, sid, session), callback);
     const inserting = !recordIn(session)?.persisted;
     this.calls.callback(
       () => this.writer.write(key, session as SessionData & Session),
@@ -134,20 +128,32 @@ export class MongoSessionStore extends MongoStore implements SessionStore {
   }
 
   override touch(sid: string, session: SessionData, callback: Callback = () => undefined): void {
-    // Throttled (the usual case): nothing to write, so answered at once, as connect-mongo does; express-session
-    // then ends the response in one write instead of waiting for a store round trip that does nothing.
+    if (!isRequestSession(session)) return answer(this.direct.touch(storageKey(sid), sid), callback);
+    // Throttled (the usual case): answered at once, so express-session ends the response without a round trip.
     if (!this.touchDue(session, Date.now())) return callback(null);
     this.calls.callback(() => this.writer.extend(storageKey(sid), session), callback);
   }
 
+  /** The live sessions as stored, never with their ids (the store holds none): `SessionCollection.listLive`. */
+  override all(callback: Callback<SessionData[]>): void {
+    answer(this.sessions.listLive() as Promise<unknown> as Promise<SessionData[]>, callback);
+  }
+
+  override length(callback: (error: unknown, length: number) => void): void {
+    answer(this.sessions.countLive(), (error, count) => callback(error, count ?? 0));
+  }
+
+  override clear(callback: Callback = () => undefined): void {
+    answer(this.sessions.clear(), callback);
+  }
+
   override destroy(sid: string, callback: Callback = () => undefined): void {
-    this.calls.callback(async () => void (await this.documents.deleteOne({ _id: storageKey(sid) })), callback);
+    this.calls.callback(async () => void (await this.sessions.documents.deleteOne({ _id: storageKey(sid) })), callback);
   }
 
   /**
-   * express-session's `regenerate`: deletes the old document, then generates a new, empty session. When
-   * the delete fails, the request keeps its session and nothing new is generated (nor saved, nor sent). A
-   * session never stored has no document to delete.
+   * express-session's `regenerate`: deletes the old document (if stored), then generates a new, empty session.
+   * When the delete fails, the request keeps its session and nothing new is generated (nor saved, nor sent).
    */
   override regenerate(req: Request, callback: (error?: unknown) => void): void {
     const old = req.session as object | undefined;
@@ -156,7 +162,7 @@ export class MongoSessionStore extends MongoStore implements SessionStore {
       return callback();
     }
     this.calls.callback(
-      () => this.documents.deleteOne({ _id: storageKey(req.sessionID) }),
+      () => this.sessions.documents.deleteOne({ _id: storageKey(req.sessionID) }),
       (error) => {
         if (!error) this.generateFor(req);
         callback(error ?? undefined);
@@ -170,8 +176,8 @@ export class MongoSessionStore extends MongoStore implements SessionStore {
   }
 
   /**
-   * Marks sessions read from MongoDB, so that saving them can never re-create a deleted document. Their
-   * cookie takes the attributes in force (`cookieAttributesInForce`), keeping only its stored lifetime.
+   * Marks sessions read from MongoDB, so that saving them never re-creates a deleted document. Their cookie
+   * takes the attributes in force (`cookieAttributesInForce`), keeping only its stored lifetime.
    */
   override createSession(req: Request, data: SessionData): Session & SessionData {
     const record = recordIn(data);
@@ -210,10 +216,7 @@ export class MongoSessionStore extends MongoStore implements SessionStore {
     record.grantedUserId = userIdOf(session, this.settings); // a login: its write may carry this user id
   }
 
-  /**
-   * `true` when saving, touching or rotating `session` found its document gone: it was ended elsewhere
-   * (logout, revocation, expiry) while this request ran.
-   */
+  /** `true` when saving, touching or rotating `session` found its document gone: ended elsewhere meanwhile. */
   wasEndedElsewhere(session: object): boolean {
     return recordIn(session)?.ended === true;
   }
@@ -224,20 +227,15 @@ export class MongoSessionStore extends MongoStore implements SessionStore {
   }
 
   /**
-   * Runs `section` while holding the user's lock (a document in `<collection>_locks`): logins under the
-   * session limit, rotations that keep data and per-user deletions of one user happen one at a time.
-   *
-   * @throws SessionBusyError (429) when other changes of the user's sessions hold the lock for longer than
-   * `storeTimeoutMs`.
+   * Runs `section` holding the user's lock (a document in `<collection>_locks`).
+   * @throws SessionBusyError (429) when other changes of the user's sessions hold it longer than `storeTimeoutMs`.
    */
   withUserLock<T>(userId: string | number, section: () => Promise<T>): Promise<T> {
     return this.userLock.run(userId, (operation) => this.calls.bounded(operation), section);
   }
 
   /**
-   * Takes the lock of the session `sid` for a `@SessionLock()` route (a document in `<collection>_locks`,
-   * held at most `leaseMs`) and resolves to the function that releases it.
-   *
+   * Takes the lock of the session `sid` for a `@SessionLock()` route (held at most `leaseMs`); resolves to its release.
    * @throws SessionBusyError (429) when another request of the session holds it for longer than `storeTimeoutMs`.
    */
   lockSession(sid: string, leaseMs: number): Promise<() => Promise<void>> {
@@ -278,18 +276,14 @@ export class MongoSessionStore extends MongoStore implements SessionStore {
     (this as unknown as { generate(req: Request): void }).generate(req);
   }
 
-  /**
-   * `true` when saving `session` would write: a stored session with a field changed, set or removed since it
-   * was loaded (or last written), or a new session holding data. The cookie alone is no change.
-   */
+  /** `true` when saving `session` would write (see `hasChanges` of the session record). */
   hasChanges(session: object): boolean {
     return hasChanges(session);
   }
 
   /**
-   * `true` when `touchAfter` had passed, when this request loaded `session`, since it was last written or
-   * touched: its expiry moves in this request, so its cookie is sent again (judged as at load, since the
-   * commit before the answer has written it by the time the headers go out).
+   * `true` when `touchAfter` had passed, at load, since `session` was last written or touched: its expiry moves
+   * in this request, so its cookie is sent again (judged as at load: the commit has written it by the headers).
    */
   cookieDue(session: object, now: number): boolean {
     const record = recordOf(session);

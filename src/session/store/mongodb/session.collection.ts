@@ -1,5 +1,5 @@
 import type { Collection } from 'mongodb';
-import { assertUserId, userIdOf } from '../../core/session-data.util.js';
+import { assertUserId, copyCsrfToken, storedSession, userIdOf } from '../../core/session-data.util.js';
 import { SessionOptionsError } from '../../session.errors.js';
 import type { SessionEvents } from '../../core/session.events.js';
 import { handleOfDocument, isHandle } from '../../core/session-id.util.js';
@@ -132,6 +132,33 @@ export class SessionCollection {
   }
 
   /**
+   * Every live session (by the expiry rules in force), as stored: its data, CSRF token and cookie, never its
+   * key or id. A document that is no session, or a legacy one not moved under its hash yet (a request of
+   * it moves it), is left out.
+   */
+  listLive(): Promise<Record<string, unknown>[]> {
+    return this.calls.call(async () => {
+      const found = await this.documents.find(this.liveSessionsFilter()).toArray();
+      return found.flatMap((document) => {
+        const stored = storedSession(document.session);
+        if (!stored) return [];
+        copyCsrfToken(stored.raw, stored.data);
+        return [{ ...stored.data, cookie: stored.cookie }];
+      });
+    });
+  }
+
+  /** How many sessions `listLive` lists (a document that is no session aside). */
+  countLive(): Promise<number> {
+    return this.calls.call(() => this.documents.countDocuments(this.liveSessionsFilter()));
+  }
+
+  /** Deletes every session, live or not; the collection and its indexes stay. */
+  clear(): Promise<void> {
+    return this.calls.call(async () => void (await this.documents.deleteMany({})));
+  }
+
+  /**
    * Deletes the sessions that the expiry rules in force have ended, and emits an `expired` event for each
    * one it deleted; what the cleanup timer runs. Resolves to the number deleted.
    */
@@ -183,6 +210,12 @@ export class SessionCollection {
     } catch {
       return removed; // logged by the calls; the next round tries again
     }
+  }
+
+  /** Live documents stored under a storage key, with a session object. */
+  private liveSessionsFilter(): object {
+    const stored = { _id: { $regex: STORAGE_KEY.source }, 'session.cookie': { $type: 'object' } };
+    return { $and: [stored, this.expiry.liveFilter(Date.now()) as object] };
   }
 
   private ensureIndexes(): Promise<void> {

@@ -61,8 +61,50 @@ export function recordOf(session: object): SessionRecord {
 export function fieldsOf(session: object): Record<string, unknown> {
   const fields = applicationData(session);
   copyCsrfToken(session, fields);
-  fields.cookie = (session as { cookie: { toJSON(): object } }).cookie.toJSON();
+  fields.cookie = cookieFields((session as { cookie?: unknown }).cookie);
   return fields;
+}
+
+/** The members of express-session's `Cookie` that it stores (`Cookie.data`). */
+const COOKIE_FIELDS = [
+  'originalMaxAge',
+  'partitioned',
+  'priority',
+  'expires',
+  'secure',
+  'httpOnly',
+  'domain',
+  'path',
+  'sameSite',
+] as const;
+
+/**
+ * The stored form of a session's cookie: an express-session `Cookie` as it serializes itself; a plain object
+ * (as `get` answers it, or a JSON copy of that) cut to the Cookie's own members with scalar values, `expires`
+ * as a Date; `undefined` when there is no cookie object.
+ */
+export function cookieFields(cookie: unknown): Record<string, unknown> | undefined {
+  if (typeof cookie !== 'object' || cookie === null) return undefined;
+  const { toJSON } = cookie as { toJSON?: unknown };
+  if (typeof toJSON === 'function') {
+    const fields = (toJSON as () => Record<string, unknown>).call(cookie);
+    // An invalid maxAge or expires is stored as JSON stores it, null: some servers drop the connection on NaN.
+    if (typeof fields.originalMaxAge === 'number' && !Number.isFinite(fields.originalMaxAge))
+      fields.originalMaxAge = null;
+    if (fields.expires instanceof Date && Number.isNaN(fields.expires.getTime())) fields.expires = null;
+    return fields;
+  }
+  const fields: Record<string, unknown> = {};
+  for (const name of COOKIE_FIELDS) {
+    let value = (cookie as Record<string, unknown>)[name];
+    if (name === 'expires' && typeof value === 'string') value = new Date(value);
+    if (value instanceof Date ? !Number.isNaN(value.getTime()) : isScalar(value)) fields[name] = value;
+  }
+  return fields;
+}
+
+function isScalar(value: unknown): boolean {
+  return value === null || typeof value === 'string' || typeof value === 'boolean' || Number.isFinite(value);
 }
 
 /**

@@ -51,10 +51,7 @@ export class StoreCalls {
 
   /** `call`, for express-session's callback API. */
   callback<T>(operation: () => Promise<T>, done: (error: unknown, result?: T) => void, inserting?: string): void {
-    this.call(operation, inserting).then(
-      (result) => done(null, result),
-      (error: unknown) => done(error),
-    );
+    answer(this.call(operation, inserting), done);
   }
 
   /**
@@ -137,6 +134,30 @@ export class StoreCalls {
       this.failed(error); // tried again after the next outage
     }
   }
+}
+
+/**
+ * Hands the outcome of `outcome` to an express-session callback. A callback that throws throws out of the
+ * store, as from any callback API, rather than into a promise nobody holds (an unhandled rejection, or a
+ * caller that never hears of its own failed assertion).
+ */
+export function answer<T>(outcome: Promise<T>, done: (error: unknown, result?: T) => void): void {
+  outcome.then(
+    (result) => deliver(done, null, result),
+    (error: unknown) => deliver(done, error),
+  );
+}
+
+function deliver<T>(done: (error: unknown, result?: T) => void, error: unknown, result?: T): void {
+  try {
+    done(error, result);
+  } catch (thrown) {
+    process.nextTick(rethrow, thrown);
+  }
+}
+
+function rethrow(error: unknown): never {
+  throw error;
 }
 
 /** `operation()`, with a synchronous throw turned into a rejection. */
