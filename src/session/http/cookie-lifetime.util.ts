@@ -78,12 +78,17 @@ function guardSession(session: Session, req: Request, store: SessionStore): void
   // Not enumerable, as express-session's own wrappers of save and reload: no data, no reserved key.
   // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with the session as `this`
   const resetMaxAge = session.resetMaxAge;
+  const libraryReset = function (this: Session) {
+    return asLibrary(() => resetMaxAge.call(this));
+  };
   Object.defineProperty(session, 'resetMaxAge', {
     configurable: true,
     enumerable: false,
-    writable: true,
-    value: function (this: Session) {
-      return asLibrary(() => resetMaxAge.call(this));
+    get: () => libraryReset,
+    // An application's `req.session.resetMaxAge = …` becomes an ordinary key again, which the commit refuses
+    // as express-session's own member (400), as it does without this guard.
+    set(value: unknown) {
+      Object.defineProperty(session, 'resetMaxAge', { configurable: true, enumerable: true, writable: true, value });
     },
   });
 
